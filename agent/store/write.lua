@@ -1,0 +1,44 @@
+-- spikecap: write one record (a tick, or a shed bucket's summary) atomically.
+-- ARGV[1]  key prefix, e.g. "spikecap:node1:"
+-- ARGV[2]  the record's time (ms); skipped when not newer than <prefix>written_until,
+--          which makes replays after a crash idempotent
+-- ARGV[3]  number of sections; then 8 arguments per section:
+--          tier key segment ("raw:1s", "rollup:10s"), chunk index, byte offset in the chunk, slot width,
+--          chunk size in bytes, expire-at (ms; "" when the writer knows every key of this
+--          section already exists), names ("\n"-joined),
+--          data (width bytes per name; all-zero slots, i.e. missing values, are skipped).
+-- Returns 1 when written, 0 when the record was already written.
+local prefix = ARGV[1]
+local ts = tonumber(ARGV[2])
+local wmKey = prefix .. 'written_until'
+local wm = tonumber(redis.call('GET', wmKey) or '-1')
+if ts <= wm then
+  return 0
+end
+local nsec = tonumber(ARGV[3])
+local a = 4
+for _ = 1, nsec do
+  local tier, chunk, offset, width = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local chunkBytes, expireAt, names, data = tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+  a = a + 8
+  local empty = string.rep('\0', width)
+  local i = 0
+  for name in string.gmatch(names, '[^\n]+') do
+    local v = string.sub(data, i * width + 1, (i + 1) * width)
+    i = i + 1
+    if v ~= empty then
+      local key = prefix .. tier .. ':' .. name .. ':' .. chunk
+      if expireAt ~= '' then
+        -- A new chunk: size the string once, so it never grows piecemeal (Redis would
+        -- over-allocate), and give it its expiry.
+        if redis.call('STRLEN', key) == 0 then
+          redis.call('SETRANGE', key, chunkBytes - width, empty)
+          redis.call('PEXPIREAT', key, expireAt)
+        end
+      end
+      redis.call('SETRANGE', key, offset, v)
+    end
+  end
+end
+redis.call('SET', wmKey, ARGV[2])
+return 1

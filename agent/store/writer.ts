@@ -1,0 +1,216 @@
+/**
+ * Writes records to Redis, one round trip each, through write.lua: raw slot, closed rollup
+ * buckets and the `written_until` watermark in one atomic script. After any failure the writer
+ * forgets what it knew and re-syncs from Redis before the next write, so a write whose outcome
+ * is unknown (timeout) is harmless: the watermark says whether it landed.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../shared/paths.js';
+import type { Redis } from 'ioredis';
+import type { SeriesMeta } from '../metrics/sample.js';
+import type { Logger } from '../shared/log.js';
+import { getValue, putValue } from './codec.js';
+import { chunkExpiresAt, chunkKey, layoutDescriptor, metaKeys, slotOf, type StoreLayout, type TierLayout } from './layout.js';
+import type { StoreRecord, TickRecord } from './records.js';
+import { RollupAggregator, type ClosedBucket } from './rollup.js';
+
+const WRITE_LUA = readFileSync(path.join(packageRoot, 'agent', 'store', 'write.lua'), 'utf8');
+
+type RedisWithScript = Redis & {
+  spikecapWrite(...args: (string | Buffer | number)[]): Promise<number>;
+};
+
+export type WriteOutcome = 'written' | 'duplicate';
+
+export class RedisWriter {
+  private synced = false;
+  private aggregator: RollupAggregator;
+  private registered = new Set<string>();
+  private watermark = -1;
+  /** Per tier: the chunk and names we last checked existence for (see write.lua). */
+  private known = new Map<TierLayout, { chunk: number; names: readonly string[] }>();
+  private joined = new WeakMap<readonly string[], string>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly layout: StoreLayout,
+    private readonly log: Logger,
+    private readonly metaOf: (id: string) => SeriesMeta | undefined = () => undefined,
+    /** Called with each rollup bucket once it is written. */
+    private readonly onRollup: (b: ClosedBucket) => void = () => undefined,
+  ) {
+    if (!('spikecapWrite' in redis)) redis.defineCommand('spikecapWrite', { numberOfKeys: 0, lua: WRITE_LUA });
+    this.aggregator = new RollupAggregator(layout.rollups);
+  }
+
+  /** Newest record time known to be in Redis (-1: none). */
+  get writtenUntil(): number {
+    return this.watermark;
+  }
+
+  /** Forget everything learned from Redis; the next write re-syncs first. */
+  invalidate(): void {
+    this.synced = false;
+  }
+
+  /**
+   * Reads the watermark, records the layout, and rebuilds the open rollup buckets from the
+   * raw samples already in Redis, so rollups continue exactly across restarts.
+   */
+  async sync(): Promise<void> {
+    const keys = metaKeys(this.layout);
+    const [[, wm], [, names], [, oldLayout]] = (await this.redis
+      .pipeline()
+      .get(keys.writtenUntil)
+      .hkeys(keys.series)
+      .get(keys.layout)
+      .exec()) as [[null, string | null], [null, string[]], [null, string | null]];
+    const descriptor = layoutDescriptor(this.layout);
+    if (oldLayout !== descriptor) {
+      if (oldLayout !== null) this.log.warn('store layout changed; data written with the old one is not read back', { old: oldLayout, new: descriptor });
+      await this.redis.set(keys.layout, descriptor);
+    }
+    this.watermark = wm === null ? -1 : Number(wm);
+    this.registered = new Set(names);
+    this.known.clear();
+    this.aggregator = new RollupAggregator(this.layout.rollups);
+    if (this.watermark >= 0 && this.layout.rollups.length > 0) await this.restoreOpenBuckets(names);
+    this.synced = true;
+  }
+
+  /** Writes one record, or reports that an earlier attempt already did. */
+  async write(rec: StoreRecord): Promise<WriteOutcome> {
+    if (!this.synced) await this.sync();
+    if (rec.ts <= this.watermark) return 'duplicate';
+    const closed = rec.kind === 'tick' ? this.aggregator.addTick(rec) : this.aggregator.addPartial(rec);
+    const args: (string | Buffer | number)[] = [this.layout.prefix, String(rec.ts), 0];
+    let sections = 0;
+    if (rec.kind === 'tick') {
+      this.pushSection(args, this.layout.raw, rec.ts, rec.series, encodeRaw(rec));
+      sections++;
+    }
+    for (const b of closed) {
+      this.pushSection(args, b.tier, b.bucketTs, b.names, b.data);
+      sections++;
+    }
+    args[2] = sections;
+    const pipe = this.redis.pipeline();
+    const fresh = rec.series.filter((s) => !this.registered.has(s));
+    if (fresh.length) {
+      const fields: string[] = [];
+      for (const s of fresh) fields.push(s, JSON.stringify(this.metaOf(s) ?? { unit: '', family: s.split('.')[0] ?? '' }));
+      pipe.hset(metaKeys(this.layout).series, ...fields);
+    }
+    (pipe as unknown as RedisWithScript).spikecapWrite(...args);
+    let result: [Error | null, unknown][] | null;
+    try {
+      result = await pipe.exec();
+    } catch (err) {
+      this.invalidate();
+      throw err;
+    }
+    const failed = result?.find(([e]) => e !== null);
+    if (!result || failed) {
+      this.invalidate();
+      throw failed?.[0] ?? new Error('redis pipeline returned nothing');
+    }
+    for (const s of fresh) this.registered.add(s);
+    this.watermark = rec.ts;
+    for (const b of closed) this.onRollup(b);
+    return result[result.length - 1]![1] === 1 ? 'written' : 'duplicate';
+  }
+
+  private pushSection(
+    args: (string | Buffer | number)[],
+    tier: TierLayout,
+    ts: number,
+    names: readonly string[],
+    data: Buffer,
+  ): void {
+    const { chunk, offset } = slotOf(tier, ts);
+    const last = this.known.get(tier);
+    const check = !last || last.chunk !== chunk || last.names !== names;
+    if (check) this.known.set(tier, { chunk, names });
+    args.push(
+      tier.keySegment,
+      String(chunk),
+      offset,
+      tier.width,
+      tier.width * tier.chunkSlots,
+      check ? String(chunkExpiresAt(tier, chunk)) : '',
+      this.join(names),
+      data,
+    );
+  }
+
+  private join(names: readonly string[]): string {
+    let s = this.joined.get(names);
+    if (s === undefined) {
+      s = names.join('\n');
+      this.joined.set(names, s);
+    }
+    return s;
+  }
+
+  private async restoreOpenBuckets(names: string[]): Promise<void> {
+    const raw = this.layout.raw;
+    const largest = this.layout.rollups[this.layout.rollups.length - 1]!;
+    const from = Math.floor(this.watermark / largest.stepMs) * largest.stepMs;
+    const ticks = Math.floor((this.watermark - from) / raw.stepMs) + 1;
+    const values = await readRawRange(this.redis, this.layout, names, from, ticks);
+    const row = new Float64Array(names.length);
+    for (let t = 0; t < ticks; t++) {
+      let any = false;
+      for (let i = 0; i < names.length; i++) {
+        const v = values[i]![t]!;
+        row[i] = v;
+        if (!Number.isNaN(v)) any = true;
+      }
+      if (any) this.aggregator.addTick({ kind: 'tick', ts: from + t * raw.stepMs, series: names, values: row });
+    }
+    this.log.debug('rollups restored from raw', { from, to: this.watermark, series: names.length });
+  }
+}
+
+function encodeRaw(rec: TickRecord): Buffer {
+  const buf = Buffer.allocUnsafe(rec.values.length * 4);
+  for (let i = 0; i < rec.values.length; i++) putValue(buf, i * 4, rec.values[i]!);
+  return buf;
+}
+
+/**
+ * Raw values of `names` for `ticks` consecutive ticks from `from` (ms), NaN where missing:
+ * one GETRANGE per series and chunk, in one pipeline.
+ */
+export async function readRawRange(
+  redis: Redis,
+  layout: StoreLayout,
+  names: readonly string[],
+  from: number,
+  ticks: number,
+): Promise<Float64Array[]> {
+  const tier = layout.raw;
+  const out = names.map(() => new Float64Array(ticks).fill(NaN));
+  const pieces: { series: number; first: number; count: number }[] = [];
+  const pipe = redis.pipeline();
+  for (let i = 0; i < names.length; i++) {
+    let t = 0;
+    while (t < ticks) {
+      const { chunk, offset } = slotOf(tier, from + t * tier.stepMs);
+      const count = Math.min(ticks - t, tier.chunkSlots - offset / tier.width);
+      pipe.getrangeBuffer(chunkKey(layout, tier, names[i]!, chunk), offset, offset + count * tier.width - 1);
+      pieces.push({ series: i, first: t, count });
+      t += count;
+    }
+  }
+  const res = (await pipe.exec()) ?? [];
+  res.forEach(([err, buf], k) => {
+    if (err) throw err;
+    const p = pieces[k]!;
+    const b = buf as Buffer;
+    const dest = out[p.series]!;
+    for (let j = 0; j < p.count && (j + 1) * tier.width <= b.length; j++) dest[p.first + j] = getValue(b, j * tier.width);
+  });
+  return out;
+}
