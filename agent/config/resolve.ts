@@ -51,8 +51,12 @@ export function resolveConfig(c: SpikecapConfig, baseDir: string, problems: stri
     }
     if (stepMs > 0 && DAY_MS % stepMs !== 0) problems.push(`${at}.step: expected a divisor of 1d, got "${t.step}"`);
     if (retentionMs < stepMs) problems.push(`${at}.retention: expected at least the step (${t.step}), got "${t.retention}"`);
+    // Each tier's buckets must be whole buckets of the tier before: the aggregator and the
+    // spool's shed summaries rely on it.
     const prev = tiers[tiers.length - 1];
-    if (prev && stepMs <= prev.stepMs) problems.push(`${at}.step: tiers must be in increasing step order`);
+    if (prev && (stepMs <= prev.stepMs || stepMs % prev.stepMs !== 0)) {
+      problems.push(`${at}.step: expected a multiple of the previous tier's step (${prev.name}), larger than it, got "${t.step}"`);
+    }
     tiers.push({ name: t.step, stepMs, retentionMs });
   });
   const maxStep = Math.max(0, ...tiers.map((t) => t.stepMs));

@@ -55,13 +55,16 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts a private redis-server; no persistence, so a restart is a clean Redis. */
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * Starts a private redis-server. With `persist`, every write is fsynced to an append-only
+ * file so the data survives kill(); without, a restart is a clean Redis.
+ */
+export async function startRedis(opts: { persist?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort();
   const tmp = tempDir('redis');
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp.dir, '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.persist ? 'yes' : 'no', '--appendfsync', 'always', '--dir', tmp.dir, '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
     child.once('error', () => undefined);
     await waitForPort(port, 10_000, child, 'redis-server');
   };

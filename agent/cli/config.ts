@@ -1,0 +1,39 @@
+import { stringify } from 'yaml';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { parse, UsageError } from './args.js';
+
+export const configUsage = `usage:
+  spikecap config check [FILE] [--config FILE] [--json]   validate; exit 0 if valid, 2 with every problem
+  spikecap config print [--config FILE] [--json]          the effective config (file + env + defaults)`;
+
+export function configCommand(argv: string[]): number {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parse(rest, { config: { type: 'string' }, json: { type: 'boolean' } }, sub === 'check');
+  if (positionals.length > 1) throw new UsageError('config check takes at most one FILE');
+  const file = positionals[0] ?? values.config;
+  if (sub === 'check') {
+    try {
+      const loaded = loadConfig(file === undefined ? {} : { file });
+      if (values.json) process.stdout.write(JSON.stringify({ valid: true, file: loaded.file ?? null, problems: [] }) + '\n');
+      else process.stdout.write(`${loaded.file ?? '(no file: defaults)'}: valid${loaded.envOverrides.length ? ` (with ${loaded.envOverrides.map((o) => `${o.variable} → ${o.path}`).join(', ')})` : ''}\n`);
+      return 0;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      if (values.json) process.stdout.write(JSON.stringify({ valid: false, file: err.file ?? null, problems: err.problems }) + '\n');
+      else process.stderr.write(`${err.file ?? 'config'}: invalid\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return 2;
+    }
+  }
+  if (sub === 'print') {
+    try {
+      const loaded = loadConfig(file === undefined ? {} : { file });
+      process.stdout.write(values.json ? JSON.stringify(loaded.config, null, 2) + '\n' : `# effective config from ${loaded.file ?? 'defaults'}\n${stringify(loaded.config)}`);
+      return 0;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+  }
+  throw new UsageError(sub ? `unknown config subcommand "${sub}"` : 'config needs a subcommand');
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/** The `spikecap` executable: one binary, subcommands. Exit 0 ok, 1 failure, 2 bad usage or config. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { runAgent } from '../service/agent.js';
+import { Logger } from '../shared/log.js';
+import { packageRoot } from '../shared/paths.js';
+import { UsageError, parse } from './args.js';
+import { configCommand, configUsage } from './config.js';
+import { metricsCommand, metricsUsage } from './metrics.js';
+
+const version = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+const usage = `spikecap ${version} — edge agent: host metrics into Redis, demand forecasts, allocation hints
+
+usage: spikecap <command> [options]
+
+commands:
+  run [--config FILE]          run the agent (the daemon) in the foreground
+  config check [FILE]          validate a config; exit 2 listing every problem
+  config print                 show the effective config (file + environment + defaults)
+  metrics query|list|tail      read stored series back from Redis
+
+Every command that touches the agent's world takes --config FILE (default: $SPIKECAP_CONFIG,
+else config/spikecap.yaml in a source checkout, /etc/spikecap/spikecap.yaml when installed).
+Environment variables override config keys: SPIKECAP_REDIS__URL=redis://... sets redis.url.
+
+${configUsage}
+${metricsUsage}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(usage);
+      return cmd === undefined ? 2 : 0;
+    case '-v':
+    case '--version':
+      process.stdout.write(`${version}\n`);
+      return 0;
+    case 'run': {
+      const { values } = parse(rest, { config: { type: 'string' } });
+      const code = await runAgent({ configFile: values.config, log: new Logger() });
+      // Stopped cleanly (or not): leave now rather than wait on any handle a library left open.
+      process.exit(code);
+    }
+    case 'config':
+      return configCommand(rest);
+    case 'metrics':
+      return metricsCommand(rest);
+    default:
+      throw new UsageError(`unknown command "${cmd}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`spikecap: ${err.message}\nrun spikecap --help for usage\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`spikecap: ${(err as Error).message ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

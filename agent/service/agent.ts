@@ -1,0 +1,202 @@
+/**
+ * The daemon's composition root: config → sampler → store, on the ticker's clock, with the
+ * lifecycle an operator expects: SIGTERM/SIGINT flush and exit 0 within 5 s, SIGHUP reloads.
+ */
+import type { Redis } from 'ioredis';
+import { loadConfig, restartKeysChanged, ConfigError, type LoadedConfig } from '../config/index.js';
+import { Sampler, type SamplerOptions } from '../metrics/index.js';
+import type { Logger } from '../shared/log.js';
+import { connectRedis, makeLayout, redactUrl, Spool, Store } from '../store/index.js';
+import { Ticker } from './ticker.js';
+
+export interface AgentOptions {
+  configFile: string | undefined;
+  log: Logger;
+}
+
+/** Shutdown must finish within 5 s (systemd's and the issue's budget); keep a margin. */
+const SHUTDOWN_BUDGET_MS = 4500;
+const STATS_EVERY_MS = 60_000;
+
+export class Agent {
+  private loaded: LoadedConfig;
+  private readonly log: Logger;
+  private redis!: Redis;
+  private store!: Store;
+  private sampler!: Sampler;
+  private ticker!: Ticker;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private sampleErrors = 0;
+
+  constructor(
+    private readonly opts: AgentOptions,
+    loaded: LoadedConfig,
+  ) {
+    this.loaded = loaded;
+    this.log = opts.log;
+  }
+
+  async start(): Promise<void> {
+    const { config, resolved } = this.loaded;
+    this.log.configure(config.log.level, config.log.format);
+    this.log.info('spikecap starting', {
+      config: this.loaded.file ?? '(defaults)',
+      node: resolved.nodeName,
+      redis: redactUrl(config.redis.url),
+      interval_ms: resolved.tickMs,
+      spool: resolved.spoolDir,
+    });
+    this.redis = connectRedis(config.redis, {
+      connectTimeoutMs: resolved.redisConnectTimeoutMs,
+      commandTimeoutMs: resolved.redisCommandTimeoutMs,
+    });
+    const layout = makeLayout(config.redis.key_prefix, resolved.nodeName, resolved.tickMs, resolved.rawRetentionMs, resolved.tiers);
+    const spool = Spool.open({
+      dir: resolved.spoolDir,
+      maxBytes: config.store.spool.max_bytes,
+      segmentBytes: config.store.spool.segment_bytes,
+      shedStepMs: resolved.tiers[0]?.stepMs ?? resolved.tickMs,
+      log: this.log.child({ component: 'spool' }),
+    });
+    this.sampler = new Sampler(this.samplerOptions());
+    this.store = new Store({
+      redis: this.redis,
+      layout,
+      spool,
+      queueTicks: config.store.queue_ticks,
+      log: this.log.child({ component: 'store' }),
+      metaOf: (id) => this.sampler.meta(id),
+    });
+    this.store.start();
+    this.redis.connect().catch((err: Error) => this.log.warn('redis not reachable yet; samples go to the spool meanwhile', { err }));
+
+    this.ticker = new Ticker(resolved.tickMs);
+    this.ticker.on('tick', (ts) => this.onTick(ts));
+    this.ticker.start();
+    this.statsTimer = setInterval(() => this.logStats(), STATS_EVERY_MS);
+    this.statsTimer.unref();
+  }
+
+  private onTick(ts: number): void {
+    try {
+      this.store.append(this.sampler.collect(ts));
+    } catch (err) {
+      // A sampler bug must not stop the clock; it is counted and logged.
+      this.sampleErrors++;
+      this.log.error('sampling failed for this tick', { ts, err });
+    }
+  }
+
+  private samplerOptions(): SamplerOptions {
+    const { config } = this.loaded;
+    const { interval: _interval, ...families } = config.sampler;
+    return { ...families, log: this.log.child({ component: 'metrics' }) };
+  }
+
+  /** Re-reads the config; a bad one is reported and the running one kept. */
+  reload(): void {
+    let next: LoadedConfig;
+    try {
+      next = loadConfig(this.opts.configFile === undefined ? {} : { file: this.opts.configFile });
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      this.log.error('config reload failed; keeping the running config', { problems });
+      return;
+    }
+    const needRestart = restartKeysChanged(this.loaded.config, next.config);
+    this.loaded = { ...next, config: { ...next.config } };
+    this.log.configure(next.config.log.level, next.config.log.format);
+    this.sampler.reconfigure(this.samplerOptions());
+    this.log.info('config reloaded', needRestart.length ? { restart_needed_for: needRestart } : {});
+    if (needRestart.length) this.log.warn('some changed keys take effect only after a restart', { keys: needRestart });
+  }
+
+  /** Stops sampling, flushes to Redis or the spool, closes. Resolves within the budget. */
+  stop(signal: string): Promise<void> {
+    this.stopping ??= (async () => {
+      const t0 = Date.now();
+      this.log.info('stopping', { signal });
+      this.ticker.stop();
+      clearInterval(this.statsTimer);
+      await this.store.close(SHUTDOWN_BUDGET_MS - 1000);
+      this.sampler.close();
+      await Promise.race([this.redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+      this.redis.disconnect();
+      this.log.info('stopped', { ms: Date.now() - t0, ...this.briefStats() });
+    })();
+    return this.stopping;
+  }
+
+  private briefStats(): Record<string, unknown> {
+    const s = this.store.stats();
+    const t = this.ticker.stats();
+    return {
+      ticks: t.ticks,
+      missed_ticks: t.missed,
+      written: s.written,
+      spooled: s.spool.appended,
+      replayed: s.replayed,
+      spool_bytes: s.spool.bytes,
+      shed_ticks: s.spool.shedTicks,
+      dropped_ticks: s.spool.droppedTicks,
+      bad_spool_records: s.spool.badRecords,
+      sample_errors: this.sampleErrors,
+    };
+  }
+
+  private logStats(): void {
+    const s = this.store.stats();
+    const t = this.ticker.stats();
+    this.log.info('stats', {
+      ...this.briefStats(),
+      mode: s.mode,
+      redis: s.redis,
+      tick_lag_ms: t.lagMs,
+      write_ms: s.writeLatencyMs,
+    });
+  }
+
+  /** Snapshot for status output and tests. */
+  stats(): { ticker: ReturnType<Ticker['stats']>; store: ReturnType<Store['stats']>; sampleErrors: number } {
+    return { ticker: this.ticker.stats(), store: this.store.stats(), sampleErrors: this.sampleErrors };
+  }
+}
+
+/** `spikecap run`: load config (exit 2 on problems, before anything starts), run until signalled. */
+export async function runAgent(opts: AgentOptions): Promise<number> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig(opts.configFile === undefined ? {} : { file: opts.configFile });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`spikecap: config invalid, not starting\n${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const agent = new Agent(opts, loaded);
+  await agent.start();
+  return new Promise<number>((resolve) => {
+    const onStop = (signal: NodeJS.Signals): void => {
+      const hard = setTimeout(() => {
+        opts.log.error('shutdown took too long; exiting anyway', { signal });
+        resolve(1);
+      }, SHUTDOWN_BUDGET_MS + 400);
+      hard.unref();
+      agent.stop(signal).then(
+        () => {
+          clearTimeout(hard);
+          resolve(0);
+        },
+        (err: unknown) => {
+          opts.log.error('error while stopping', { err });
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onStop);
+    process.once('SIGINT', onStop);
+    process.on('SIGHUP', () => agent.reload());
+  });
+}
