@@ -8,8 +8,19 @@ export class UsageError extends Error {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parse<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+  // Let `--from -15m` through: node's parser would take "-15m" for an option.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const opt = a.startsWith('--') ? options[a.slice(2)] : undefined;
+    if (opt?.type === 'string' && next !== undefined && /^-[0-9]/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -57,6 +57,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `spikecap metrics list | head`: a closed pipe ends the command quietly, as with any Unix tool.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

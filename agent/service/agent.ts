@@ -123,7 +123,8 @@ export class Agent {
       this.sampler.close();
       await Promise.race([this.redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
       this.redis.disconnect();
-      this.log.info('stopped', { ms: Date.now() - t0, ...this.briefStats() });
+      const s = this.store.stats();
+      this.log.info('stopped', { ms: Date.now() - t0, ...this.briefStats(), tick_lag_ms: this.ticker.stats().lagMs, write_ms: s.writeLatencyMs });
     })();
     return this.stopping;
   }

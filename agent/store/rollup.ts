@@ -28,6 +28,9 @@ interface TierState {
 export class RollupAggregator {
   private readonly states: TierState[];
   private names: string[] = [];
+  /** An immutable copy of `names`, replaced only when a series joins or the set is reset, so
+   * the writer can tell by identity that a bucket's keys are the same as the last one's. */
+  private namesSnapshot: readonly string[] = [];
   private slotOf = new Map<string, number>();
   private slotsFor = new WeakMap<readonly string[], Int32Array>();
   private capacity = 0;
@@ -130,11 +133,13 @@ export class RollupAggregator {
       putValue(data, j * 16 + 8, s.sum[j]! / c);
       putValue(data, j * 16 + 12, s.last[j]!);
     }
-    return { tier: s.tier, bucketTs: s.bucketTs, names: this.names.slice(), data };
+    if (this.namesSnapshot.length !== n) this.namesSnapshot = this.names.slice();
+    return { tier: s.tier, bucketTs: s.bucketTs, names: this.namesSnapshot, data };
   }
 
   private resetSlots(): void {
     this.names = [];
+    this.namesSnapshot = [];
     this.slotOf = new Map();
     this.slotsFor = new WeakMap();
   }

@@ -22,21 +22,21 @@ for _ = 1, nsec do
   local chunkBytes, expireAt, names, data = tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
   a = a + 8
   local empty = string.rep('\0', width)
+  local head, tail = prefix .. tier .. ':', ':' .. chunk
+  local sub, call = string.sub, redis.call
   local i = 0
   for name in string.gmatch(names, '[^\n]+') do
-    local v = string.sub(data, i * width + 1, (i + 1) * width)
-    i = i + 1
+    local v = sub(data, i + 1, i + width)
+    i = i + width
     if v ~= empty then
-      local key = prefix .. tier .. ':' .. name .. ':' .. chunk
-      if expireAt ~= '' then
+      local key = head .. name .. tail
+      if expireAt ~= '' and call('STRLEN', key) == 0 then
         -- A new chunk: size the string once, so it never grows piecemeal (Redis would
         -- over-allocate), and give it its expiry.
-        if redis.call('STRLEN', key) == 0 then
-          redis.call('SETRANGE', key, chunkBytes - width, empty)
-          redis.call('PEXPIREAT', key, expireAt)
-        end
+        call('SETRANGE', key, chunkBytes - width, empty)
+        call('PEXPIREAT', key, expireAt)
       end
-      redis.call('SETRANGE', key, offset, v)
+      call('SETRANGE', key, offset, v)
     end
   end
 end
