@@ -34,11 +34,16 @@ export function parseTime(text: string, now: number, option: string): number {
   if (text === 'now') return now;
   const rel = /^-([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$/.exec(text);
   if (rel) {
-    const unit = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[rel[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    const unit = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[
+      rel[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+    ];
     return now - Number(rel[1]) * unit;
   }
   if (/^[0-9]+(\.[0-9]+)?$/.test(text)) return Number(text) * 1000;
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new UsageError(`${option}: expected now, -15m style offset, unix seconds or ISO time, got "${text}"`);
+  if (Number.isNaN(t))
+    throw new UsageError(
+      `${option}: expected now, -15m style offset, unix seconds or ISO time, got "${text}"`,
+    );
   return t;
 }

@@ -8,26 +8,46 @@ export const configUsage = `usage:
 
 export function configCommand(argv: string[]): number {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { config: { type: 'string' }, json: { type: 'boolean' } }, sub === 'check');
+  const { values, positionals } = parse(
+    rest,
+    { config: { type: 'string' }, json: { type: 'boolean' } },
+    sub === 'check',
+  );
   if (positionals.length > 1) throw new UsageError('config check takes at most one FILE');
   const file = positionals[0] ?? values.config;
   if (sub === 'check') {
     try {
       const loaded = loadConfig(file === undefined ? {} : { file });
-      if (values.json) process.stdout.write(JSON.stringify({ valid: true, file: loaded.file ?? null, problems: [] }) + '\n');
-      else process.stdout.write(`${loaded.file ?? '(no file: defaults)'}: valid${loaded.envOverrides.length ? ` (with ${loaded.envOverrides.map((o) => `${o.variable} → ${o.path}`).join(', ')})` : ''}\n`);
+      if (values.json)
+        process.stdout.write(
+          JSON.stringify({ valid: true, file: loaded.file ?? null, problems: [] }) + '\n',
+        );
+      else
+        process.stdout.write(
+          `${loaded.file ?? '(no file: defaults)'}: valid${loaded.envOverrides.length ? ` (with ${loaded.envOverrides.map((o) => `${o.variable} → ${o.path}`).join(', ')})` : ''}\n`,
+        );
       return 0;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      if (values.json) process.stdout.write(JSON.stringify({ valid: false, file: err.file ?? null, problems: err.problems }) + '\n');
-      else process.stderr.write(`${err.file ?? 'config'}: invalid\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      if (values.json)
+        process.stdout.write(
+          JSON.stringify({ valid: false, file: err.file ?? null, problems: err.problems }) + '\n',
+        );
+      else
+        process.stderr.write(
+          `${err.file ?? 'config'}: invalid\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`,
+        );
       return 2;
     }
   }
   if (sub === 'print') {
     try {
       const loaded = loadConfig(file === undefined ? {} : { file });
-      process.stdout.write(values.json ? JSON.stringify(loaded.config, null, 2) + '\n' : `# effective config from ${loaded.file ?? 'defaults'}\n${stringify(loaded.config)}`);
+      process.stdout.write(
+        values.json
+          ? JSON.stringify(loaded.config, null, 2) + '\n'
+          : `# effective config from ${loaded.file ?? 'defaults'}\n${stringify(loaded.config)}`,
+      );
       return 0;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;

@@ -9,7 +9,9 @@ import { UsageError, parse } from './args.js';
 import { configCommand, configUsage } from './config.js';
 import { metricsCommand, metricsUsage } from './metrics.js';
 
-const version = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+const version = (
+  JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }
+).version;
 
 const usage = `spikecap ${version} — edge agent: host metrics into Redis, demand forecasts, allocation hints
 

@@ -1,6 +1,15 @@
 import type { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/index.js';
-import { connectRedis, findTier, globToRegExp, listSeries, querySeries, readLayout, writtenUntil, type StoreLayout } from '../store/index.js';
+import {
+  connectRedis,
+  findTier,
+  globToRegExp,
+  listSeries,
+  querySeries,
+  readLayout,
+  writtenUntil,
+  type StoreLayout,
+} from '../store/index.js';
 import { parse, parseTime, UsageError } from './args.js';
 
 export const metricsUsage = `usage:
@@ -46,7 +55,10 @@ export async function metricsCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
     csv: { type: 'boolean' },
   });
-  if (sub !== 'query' && sub !== 'tail' && sub !== 'list') throw new UsageError(sub ? `unknown metrics subcommand "${sub}"` : 'metrics needs a subcommand');
+  if (sub !== 'query' && sub !== 'tail' && sub !== 'list')
+    throw new UsageError(
+      sub ? `unknown metrics subcommand "${sub}"` : 'metrics needs a subcommand',
+    );
   let conn: Conn;
   try {
     conn = await connect(values.config);
@@ -76,18 +88,42 @@ async function list(conn: Conn, glob: string, json: boolean): Promise<number> {
   return 0;
 }
 
-async function query(conn: Conn, names: string[], v: { from?: string | undefined; to?: string | undefined; tier?: string | undefined; json?: boolean | undefined; csv?: boolean | undefined }): Promise<number> {
+async function query(
+  conn: Conn,
+  names: string[],
+  v: {
+    from?: string | undefined;
+    to?: string | undefined;
+    tier?: string | undefined;
+    json?: boolean | undefined;
+    csv?: boolean | undefined;
+  },
+): Promise<number> {
   const now = Date.now();
   const to = parseTime(v.to ?? 'now', now, '--to');
   const from = parseTime(v.from ?? '-15m', now, '--from');
-  if (from > to) throw new UsageError(`--from (${new Date(from).toISOString()}) is after --to (${new Date(to).toISOString()})`);
+  if (from > to)
+    throw new UsageError(
+      `--from (${new Date(from).toISOString()}) is after --to (${new Date(to).toISOString()})`,
+    );
   const tier = findTier(conn.layout, v.tier ?? 'raw');
   const known = await listSeries(conn.redis, conn.layout);
   const unknown = names.filter((n) => !known.has(n));
-  if (unknown.length) throw new UsageError(`--series: no such series: ${unknown.join(', ')} (spikecap metrics list shows them)`);
+  if (unknown.length)
+    throw new UsageError(
+      `--series: no such series: ${unknown.join(', ')} (spikecap metrics list shows them)`,
+    );
   const data = await querySeries(conn.redis, conn.layout, tier, names, from, to);
   if (v.json) {
-    process.stdout.write(JSON.stringify({ tier: tier.name, step_ms: tier.stepMs, from, to, series: Object.fromEntries(data) }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        tier: tier.name,
+        step_ms: tier.stepMs,
+        from,
+        to,
+        series: Object.fromEntries(data),
+      }) + '\n',
+    );
     return 0;
   }
   // Wide rows: one line per timestamp, one column per series (the canonical trace format).
@@ -102,11 +138,23 @@ async function query(conn: Conn, names: string[], v: { from?: string | undefined
   const ts = [...rows.keys()].sort((a, b) => a - b);
   if (v.csv) {
     process.stdout.write(['timestamp', ...names].join(',') + '\n');
-    for (const t of ts) process.stdout.write([t / 1000, ...rows.get(t)!.map((x) => (x === undefined ? '' : x))].join(',') + '\n');
+    for (const t of ts)
+      process.stdout.write(
+        [t / 1000, ...rows.get(t)!.map((x) => (x === undefined ? '' : x))].join(',') + '\n',
+      );
   } else {
     process.stdout.write(['time (UTC)'.padEnd(24), ...names].join('  ') + '\n');
-    for (const t of ts) process.stdout.write([new Date(t).toISOString().padEnd(24), ...rows.get(t)!.map((x, i) => fmt(x).padStart(names[i]!.length))].join('  ') + '\n');
-    if (ts.length === 0) process.stderr.write(`no points in ${tier.name} between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}\n`);
+    for (const t of ts)
+      process.stdout.write(
+        [
+          new Date(t).toISOString().padEnd(24),
+          ...rows.get(t)!.map((x, i) => fmt(x).padStart(names[i]!.length)),
+        ].join('  ') + '\n',
+      );
+    if (ts.length === 0)
+      process.stderr.write(
+        `no points in ${tier.name} between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}\n`,
+      );
   }
   return 0;
 }
@@ -114,7 +162,9 @@ async function query(conn: Conn, names: string[], v: { from?: string | undefined
 function fmt(x: number | undefined): string {
   if (x === undefined) return '-';
   const a = Math.abs(x);
-  return a !== 0 && (a >= 1e7 || a < 1e-3) ? x.toExponential(4) : String(Math.round(x * 1000) / 1000);
+  return a !== 0 && (a >= 1e7 || a < 1e-3)
+    ? x.toExponential(4)
+    : String(Math.round(x * 1000) / 1000);
 }
 
 async function tail(conn: Conn, glob: string, json: boolean): Promise<number> {
@@ -139,15 +189,28 @@ async function tail(conn: Conn, glob: string, json: boolean): Promise<number> {
     }
     const until = await writtenUntil(conn.redis, conn.layout);
     if (until !== undefined && until > last && names.length) {
-      const data = await querySeries(conn.redis, conn.layout, conn.layout.raw, names, last + 1, until);
+      const data = await querySeries(
+        conn.redis,
+        conn.layout,
+        conn.layout.raw,
+        names,
+        last + 1,
+        until,
+      );
       const byTs = new Map<number, [string, number][]>();
-      for (const [n, points] of data) for (const p of points) (byTs.get(p.ts) ?? byTs.set(p.ts, []).get(p.ts)!).push([n, p.value]);
+      for (const [n, points] of data)
+        for (const p of points)
+          (byTs.get(p.ts) ?? byTs.set(p.ts, []).get(p.ts)!).push([n, p.value]);
       for (const t of [...byTs.keys()].sort((a, b) => a - b)) {
         const row = byTs.get(t)!;
-        if (json) process.stdout.write(JSON.stringify({ ts: t, values: Object.fromEntries(row) }) + '\n');
+        if (json)
+          process.stdout.write(JSON.stringify({ ts: t, values: Object.fromEntries(row) }) + '\n');
         else {
           process.stdout.write(`── ${new Date(t).toISOString()}\n`);
-          for (const [n, v] of row) process.stdout.write(`  ${n.padEnd(48)} ${fmt(v).padStart(14)} ${units.get(n) ?? ''}\n`);
+          for (const [n, v] of row)
+            process.stdout.write(
+              `  ${n.padEnd(48)} ${fmt(v).padStart(14)} ${units.get(n) ?? ''}\n`,
+            );
         }
       }
       last = until;

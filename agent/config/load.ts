@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml, parseDocument, YAMLParseError } from 'yaml';
+import type { YAMLParseError } from 'yaml';
+import { parse as parseYaml, parseDocument } from 'yaml';
 import { packageRoot } from '../shared/paths.js';
 import { configSchema, describeSchemaError } from './schema.js';
 import { resolveConfig, type ResolvedConfig } from './resolve.js';
@@ -40,7 +41,9 @@ const ENV_NOT_KEYS = new Set(['SPIKECAP_CONFIG', 'SPIKECAP_TEST_KEEP']);
 export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.SPIKECAP_CONFIG) return env.SPIKECAP_CONFIG;
   const inCheckout = existsSync(path.join(packageRoot, '.git'));
-  return inCheckout ? path.join(packageRoot, 'config', 'spikecap.yaml') : '/etc/spikecap/spikecap.yaml';
+  return inCheckout
+    ? path.join(packageRoot, 'config', 'spikecap.yaml')
+    : '/etc/spikecap/spikecap.yaml';
 }
 
 /**
@@ -63,7 +66,9 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   }
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    problems.push(`(top level): expected a mapping of settings, got ${Array.isArray(raw) ? 'a list' : typeof raw}`);
+    problems.push(
+      `(top level): expected a mapping of settings, got ${Array.isArray(raw) ? 'a list' : typeof raw}`,
+    );
     raw = {};
   }
 

@@ -19,5 +19,6 @@ function walk(schema: JsonSchema, a: unknown, b: unknown, at: string, out: strin
   if (!props) return;
   const ao = (a ?? {}) as Record<string, unknown>;
   const bo = (b ?? {}) as Record<string, unknown>;
-  for (const [key, sub] of Object.entries(props)) walk(sub, ao[key], bo[key], at ? `${at}.${key}` : key, out);
+  for (const [key, sub] of Object.entries(props))
+    walk(sub, ao[key], bo[key], at ? `${at}.${key}` : key, out);
 }

@@ -48,7 +48,10 @@ export function describeSchemaError(e: ErrorObject): string {
     case 'required':
       return `${prefix((e.params as { missingProperty: string }).missingProperty)}: required key is missing`;
     case 'pattern': {
-      const expected = typeof parent?.['x-expected'] === 'string' ? parent['x-expected'] : `text matching ${String(e.schema)}`;
+      const expected =
+        typeof parent?.['x-expected'] === 'string'
+          ? parent['x-expected']
+          : `text matching ${String(e.schema)}`;
       return `${at}: expected ${expected}, ${got}`;
     }
     case 'enum':
@@ -81,7 +84,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = Math.min(
+        prev[j]! + 1,
+        cur[j - 1]! + 1,
+        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     prev = cur;
   }

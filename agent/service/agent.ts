@@ -37,7 +37,7 @@ export class Agent {
     this.log = opts.log;
   }
 
-  async start(): Promise<void> {
+  start(): void {
     const { config, resolved } = this.loaded;
     this.log.configure(config.log.level, config.log.format);
     this.log.info('spikecap starting', {
@@ -51,7 +51,13 @@ export class Agent {
       connectTimeoutMs: resolved.redisConnectTimeoutMs,
       commandTimeoutMs: resolved.redisCommandTimeoutMs,
     });
-    const layout = makeLayout(config.redis.key_prefix, resolved.nodeName, resolved.tickMs, resolved.rawRetentionMs, resolved.tiers);
+    const layout = makeLayout(
+      config.redis.key_prefix,
+      resolved.nodeName,
+      resolved.tickMs,
+      resolved.rawRetentionMs,
+      resolved.tiers,
+    );
     const spool = Spool.open({
       dir: resolved.spoolDir,
       maxBytes: config.store.spool.max_bytes,
@@ -69,7 +75,11 @@ export class Agent {
       metaOf: (id) => this.sampler.meta(id),
     });
     this.store.start();
-    this.redis.connect().catch((err: Error) => this.log.warn('redis not reachable yet; samples go to the spool meanwhile', { err }));
+    this.redis
+      .connect()
+      .catch((err: Error) =>
+        this.log.warn('redis not reachable yet; samples go to the spool meanwhile', { err }),
+      );
 
     this.ticker = new Ticker(resolved.tickMs);
     this.ticker.on('tick', (ts) => this.onTick(ts));
@@ -109,7 +119,8 @@ export class Agent {
     this.log.configure(next.config.log.level, next.config.log.format);
     this.sampler.reconfigure(this.samplerOptions());
     this.log.info('config reloaded', needRestart.length ? { restart_needed_for: needRestart } : {});
-    if (needRestart.length) this.log.warn('some changed keys take effect only after a restart', { keys: needRestart });
+    if (needRestart.length)
+      this.log.warn('some changed keys take effect only after a restart', { keys: needRestart });
   }
 
   /** Stops sampling, flushes to Redis or the spool, closes. Resolves within the budget. */
@@ -121,10 +132,18 @@ export class Agent {
       clearInterval(this.statsTimer);
       await this.store.close(SHUTDOWN_BUDGET_MS - 1000);
       this.sampler.close();
-      await Promise.race([this.redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+      await Promise.race([
+        this.redis.quit().catch(() => undefined),
+        new Promise((r) => setTimeout(r, 500)),
+      ]);
       this.redis.disconnect();
       const s = this.store.stats();
-      this.log.info('stopped', { ms: Date.now() - t0, ...this.briefStats(), tick_lag_ms: this.ticker.stats().lagMs, write_ms: s.writeLatencyMs });
+      this.log.info('stopped', {
+        ms: Date.now() - t0,
+        ...this.briefStats(),
+        tick_lag_ms: this.ticker.stats().lagMs,
+        write_ms: s.writeLatencyMs,
+      });
     })();
     return this.stopping;
   }
@@ -159,8 +178,16 @@ export class Agent {
   }
 
   /** Snapshot for status output and tests. */
-  stats(): { ticker: ReturnType<Ticker['stats']>; store: ReturnType<Store['stats']>; sampleErrors: number } {
-    return { ticker: this.ticker.stats(), store: this.store.stats(), sampleErrors: this.sampleErrors };
+  stats(): {
+    ticker: ReturnType<Ticker['stats']>;
+    store: ReturnType<Store['stats']>;
+    sampleErrors: number;
+  } {
+    return {
+      ticker: this.ticker.stats(),
+      store: this.store.stats(),
+      sampleErrors: this.sampleErrors,
+    };
   }
 }
 
@@ -177,7 +204,7 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
     throw err;
   }
   const agent = new Agent(opts, loaded);
-  await agent.start();
+  agent.start();
   return new Promise<number>((resolve) => {
     const onStop = (signal: NodeJS.Signals): void => {
       const hard = setTimeout(() => {

@@ -46,7 +46,15 @@ export class Ticker extends EventEmitter<{ tick: [number] }> {
     const k = Math.min(this.n, this.lags.length);
     const s = Array.from(this.lags.subarray(0, k)).sort((a, b) => a - b);
     const q = (p: number): number => (k ? s[Math.min(k - 1, Math.floor(p * k))]! : NaN);
-    return { ...this.counters, lagMs: { p50: q(0.5), p99: q(0.99), max: k ? s[k - 1]! : NaN, last: k ? this.lags[(this.n - 1) % this.lags.length]! : NaN } };
+    return {
+      ...this.counters,
+      lagMs: {
+        p50: q(0.5),
+        p99: q(0.99),
+        max: k ? s[k - 1]! : NaN,
+        last: k ? this.lags[(this.n - 1) % this.lags.length]! : NaN,
+      },
+    };
   }
 
   private schedule(): void {
@@ -66,7 +74,8 @@ export class Ticker extends EventEmitter<{ tick: [number] }> {
       this.counters.clockBackwards++;
       return;
     }
-    if (this.lastTs > -Infinity) this.counters.missed += Math.max(0, Math.round((due - this.lastTs) / this.intervalMs) - 1);
+    if (this.lastTs > -Infinity)
+      this.counters.missed += Math.max(0, Math.round((due - this.lastTs) / this.intervalMs) - 1);
     else this.counters.missed += missed;
     this.lastTs = due;
     this.lags[this.n++ % this.lags.length] = now - due;

@@ -5,7 +5,8 @@ const DURATION_RE = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$/;
 /** Parses a duration string into milliseconds; throws a TypeError naming the bad text. */
 export function parseDuration(text: string): number {
   const m = DURATION_RE.exec(text.trim());
-  if (!m) throw new TypeError(`expected a duration such as 500ms, 10s, 5m, 1h or 35d, got "${text}"`);
+  if (!m)
+    throw new TypeError(`expected a duration such as 500ms, 10s, 5m, 1h or 35d, got "${text}"`);
   return Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
 }
 

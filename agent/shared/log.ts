@@ -65,13 +65,17 @@ export class Logger {
     const all: LogFields = { ...this.bound, ...fields };
     if (all.err instanceof Error) all.err = describeError(all.err);
     if (this.json) {
-      this.sink.write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...all }) + '\n');
+      this.sink.write(
+        JSON.stringify({ time: new Date().toISOString(), level, msg, ...all }) + '\n',
+      );
     } else {
       const extras = Object.entries(all)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ');
       const time = new Date().toISOString().slice(11, 23);
-      this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extras ? '  ' + extras : ''}\n`);
+      this.sink.write(
+        `${time} ${level.toUpperCase().padEnd(5)} ${msg}${extras ? '  ' + extras : ''}\n`,
+      );
     }
   }
 }
@@ -102,7 +106,8 @@ export class RateLimitedLog {
 
   warn(msg: string, fields?: LogFields, now = Date.now()): void {
     if (now - this.windowStart >= this.intervalMs) {
-      if (this.suppressed > 0) this.log.warn('suppressed repeats', { of: msg, count: this.suppressed });
+      if (this.suppressed > 0)
+        this.log.warn('suppressed repeats', { of: msg, count: this.suppressed });
       this.windowStart = now;
       this.count = 0;
       this.suppressed = 0;

@@ -3,5 +3,13 @@ export { Store, type StoreOptions, type StoreStats } from './store.js';
 export { Spool, type SpoolOptions, type SpoolStats } from './spool.js';
 export { makeLayout, metaKeys, type StoreLayout, type TierLayout } from './layout.js';
 export { connectRedis, redactUrl } from './redis.js';
-export { querySeries, readLayout, listSeries, findTier, writtenUntil, globToRegExp, type SeriesPoint } from './query.js';
+export {
+  querySeries,
+  readLayout,
+  listSeries,
+  findTier,
+  writtenUntil,
+  globToRegExp,
+  type SeriesPoint,
+} from './query.js';
 export type { ClosedBucket } from './rollup.js';

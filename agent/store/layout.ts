@@ -43,17 +43,30 @@ export function makeLayout(
   return {
     prefix: `${keyPrefix}:${node}:`,
     raw: tier('raw', tickMs, rawRetentionMs, RAW_WIDTH, RAW_CHUNK_SLOTS),
-    rollups: tiers.map((t) => tier(t.name, t.stepMs, t.retentionMs, ROLLUP_WIDTH, ROLLUP_CHUNK_SLOTS)),
+    rollups: tiers.map((t) =>
+      tier(t.name, t.stepMs, t.retentionMs, ROLLUP_WIDTH, ROLLUP_CHUNK_SLOTS),
+    ),
   };
 }
 
-function tier(name: string, stepMs: number, retentionMs: number, width: number, chunkSlots: number): TierLayout {
+function tier(
+  name: string,
+  stepMs: number,
+  retentionMs: number,
+  width: number,
+  chunkSlots: number,
+): TierLayout {
   const keySegment = name === 'raw' ? `raw:${formatDuration(stepMs)}` : `rollup:${name}`;
   return { name, keySegment, stepMs, retentionMs, width, chunkSlots, chunkMs: stepMs * chunkSlots };
 }
 
 /** Key of one chunk: `<prefix><tier key segment>:<series>:<chunk index>`. */
-export function chunkKey(layout: StoreLayout, tier: TierLayout, series: string, chunk: number): string {
+export function chunkKey(
+  layout: StoreLayout,
+  tier: TierLayout,
+  series: string,
+  chunk: number,
+): string {
   return `${layout.prefix}${tier.keySegment}:${series}:${chunk}`;
 }
 
@@ -82,17 +95,36 @@ export const metaKeys = (layout: StoreLayout) => ({
 });
 
 export function layoutDescriptor(layout: StoreLayout): string {
-  const d = (t: TierLayout) => ({ name: t.name, step_ms: t.stepMs, retention_ms: t.retentionMs, width: t.width, chunk_slots: t.chunkSlots });
+  const d = (t: TierLayout) => ({
+    name: t.name,
+    step_ms: t.stepMs,
+    retention_ms: t.retentionMs,
+    width: t.width,
+    chunk_slots: t.chunkSlots,
+  });
   return JSON.stringify({ version: 1, raw: d(layout.raw), rollups: layout.rollups.map(d) });
 }
 
 export function parseLayoutDescriptor(prefix: string, text: string): StoreLayout {
   const j = JSON.parse(text) as {
     version: number;
-    raw: { name: string; step_ms: number; retention_ms: number; width: number; chunk_slots: number };
-    rollups: { name: string; step_ms: number; retention_ms: number; width: number; chunk_slots: number }[];
+    raw: {
+      name: string;
+      step_ms: number;
+      retention_ms: number;
+      width: number;
+      chunk_slots: number;
+    };
+    rollups: {
+      name: string;
+      step_ms: number;
+      retention_ms: number;
+      width: number;
+      chunk_slots: number;
+    }[];
   };
-  if (j.version !== 1) throw new Error(`unsupported store layout version ${j.version} at ${prefix}layout`);
+  if (j.version !== 1)
+    throw new Error(`unsupported store layout version ${j.version} at ${prefix}layout`);
   const t = (x: typeof j.raw) => tier(x.name, x.step_ms, x.retention_ms, x.width, x.chunk_slots);
   return { prefix, raw: t(j.raw), rollups: j.rollups.map(t) };
 }

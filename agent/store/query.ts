@@ -2,7 +2,14 @@
 import type { Redis } from 'ioredis';
 import type { SeriesMeta } from '../metrics/sample.js';
 import { getValue } from './codec.js';
-import { chunkKey, metaKeys, parseLayoutDescriptor, slotOf, type StoreLayout, type TierLayout } from './layout.js';
+import {
+  chunkKey,
+  metaKeys,
+  parseLayoutDescriptor,
+  slotOf,
+  type StoreLayout,
+  type TierLayout,
+} from './layout.js';
 
 export interface SeriesPoint {
   ts: number;
@@ -16,11 +23,17 @@ export interface SeriesPoint {
 /** The layout the agent recorded in Redis; readers use it rather than their own config. */
 export async function readLayout(redis: Redis, prefix: string): Promise<StoreLayout> {
   const text = await redis.get(`${prefix}layout`);
-  if (text === null) throw new Error(`no spikecap data under "${prefix}" in this Redis (key ${prefix}layout is missing): is the agent running with the same redis.key_prefix and node name?`);
+  if (text === null)
+    throw new Error(
+      `no spikecap data under "${prefix}" in this Redis (key ${prefix}layout is missing): is the agent running with the same redis.key_prefix and node name?`,
+    );
   return parseLayoutDescriptor(prefix, text);
 }
 
-export async function listSeries(redis: Redis, layout: StoreLayout): Promise<Map<string, SeriesMeta>> {
+export async function listSeries(
+  redis: Redis,
+  layout: StoreLayout,
+): Promise<Map<string, SeriesMeta>> {
   const all = await redis.hgetall(metaKeys(layout).series);
   const out = new Map<string, SeriesMeta>();
   for (const name of Object.keys(all).sort()) out.set(name, JSON.parse(all[name]!) as SeriesMeta);
@@ -30,7 +43,10 @@ export async function listSeries(redis: Redis, layout: StoreLayout): Promise<Map
 export function findTier(layout: StoreLayout, name: string): TierLayout {
   if (name === 'raw') return layout.raw;
   const t = layout.rollups.find((r) => r.name === name);
-  if (!t) throw new TypeError(`--tier: expected one of raw, ${layout.rollups.map((r) => r.name).join(', ')}, got "${name}"`);
+  if (!t)
+    throw new TypeError(
+      `--tier: expected one of raw, ${layout.rollups.map((r) => r.name).join(', ')}, got "${name}"`,
+    );
   return t;
 }
 
@@ -55,7 +71,11 @@ export async function querySeries(
     while (s <= last) {
       const { chunk, offset } = slotOf(tier, s * tier.stepMs);
       const count = Math.min(last - s + 1, tier.chunkSlots - offset / tier.width);
-      pipe.getrangeBuffer(chunkKey(layout, tier, name, chunk), offset, offset + count * tier.width - 1);
+      pipe.getrangeBuffer(
+        chunkKey(layout, tier, name, chunk),
+        offset,
+        offset + count * tier.width - 1,
+      );
       pieces.push({ name, firstSlot: s, count });
       s += count;
     }
@@ -75,7 +95,14 @@ export async function querySeries(
         if (!Number.isNaN(value)) points.push({ ts, value });
       } else {
         const value = getValue(b, o + 8);
-        if (!Number.isNaN(value)) points.push({ ts, value, min: getValue(b, o), max: getValue(b, o + 4), last: getValue(b, o + 12) });
+        if (!Number.isNaN(value))
+          points.push({
+            ts,
+            value,
+            min: getValue(b, o),
+            max: getValue(b, o + 4),
+            last: getValue(b, o + 12),
+          });
       }
     }
   });
@@ -90,6 +117,9 @@ export async function writtenUntil(redis: Redis, layout: StoreLayout): Promise<n
 
 /** Shell-style glob over series names: `*` matches any run of characters, `?` one. */
 export function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`);
 }

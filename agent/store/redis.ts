@@ -23,7 +23,8 @@ export function connectRedis(cfg: RedisConfig, opts: RedisConnectOptions): Redis
     connectTimeout: opts.connectTimeoutMs,
     commandTimeout: opts.commandTimeoutMs,
     // Reconnect quickly at first, then every 2 s: a local Redis restart takes about a second.
-    retryStrategy: (times) => (opts.failFast ? null : Math.min(100 * 2 ** Math.min(times, 5), 2000)),
+    retryStrategy: (times) =>
+      opts.failFast ? null : Math.min(100 * 2 ** Math.min(times, 5), 2000),
   };
   const db = cfg.db ?? dbFromUrl(url);
   if (db !== undefined) base.db = db;
@@ -52,10 +53,12 @@ export function connectRedis(cfg: RedisConfig, opts: RedisConnectOptions): Redis
 }
 
 function dbFromUrl(url: URL): number | undefined {
-  const text = url.protocol === 'unix:' ? url.searchParams.get('db') : url.pathname.replace(/^\//, '');
+  const text =
+    url.protocol === 'unix:' ? url.searchParams.get('db') : url.pathname.replace(/^\//, '');
   if (!text) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new TypeError(`redis.url: bad database index "${text}" in ${url.href}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new TypeError(`redis.url: bad database index "${text}" in ${url.href}`);
   return n;
 }
 

@@ -178,7 +178,7 @@ export class RollupAggregator {
 }
 
 function copy<T extends Uint32Array | Float64Array>(to: T, from: T): T {
-  to.set(from as never);
+  to.set(from);
   return to;
 }
 

@@ -8,7 +8,17 @@
  * header, length or CRC counts one bad record and resynchronises on the next "SC" magic.
  * See agent/store/DATA-MODEL.md for the payloads.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../shared/log.js';
@@ -87,7 +97,11 @@ export class Spool {
   }
 
   stats(): SpoolStats {
-    return { bytes: this.bytes, segments: this.closed.length + (this.active ? 1 : 0), ...this.counters };
+    return {
+      bytes: this.bytes,
+      segments: this.closed.length + (this.active ? 1 : 0),
+      ...this.counters,
+    };
   }
 
   /** Appends one record durably (against process death, not power loss). */
@@ -103,7 +117,11 @@ export class Spool {
       seg.dicts.set(rec.series, dictId);
       this.writeRecord(seg, T_DICT, encodeDict(dictId, rec.series));
     }
-    this.writeRecord(seg, rec.kind === 'tick' ? T_TICK : T_PARTIAL, rec.kind === 'tick' ? encodeTick(dictId, rec) : encodePartial(dictId, rec));
+    this.writeRecord(
+      seg,
+      rec.kind === 'tick' ? T_TICK : T_PARTIAL,
+      rec.kind === 'tick' ? encodeTick(dictId, rec) : encodePartial(dictId, rec),
+    );
     this.counters.appended++;
     if (this.bytes > this.opts.maxBytes) this.shed();
   }
@@ -122,7 +140,11 @@ export class Spool {
     const { records, bad } = decodeSegment(readFileSync(file));
     if (bad > 0) {
       this.counters.badRecords += bad;
-      this.opts.log.warn('spool segment has bad records; skipped them and kept the rest', { file, bad, good: records.length });
+      this.opts.log.warn('spool segment has bad records; skipped them and kept the rest', {
+        file,
+        bad,
+        good: records.length,
+      });
     }
     return records;
   }
@@ -228,7 +250,12 @@ function rewriteSegment(file: string, records: StoreRecord[]): number {
       dicts.set(r.series, id);
       parts.push(frame(T_DICT, encodeDict(id, r.series)));
     }
-    parts.push(frame(r.kind === 'tick' ? T_TICK : T_PARTIAL, r.kind === 'tick' ? encodeTick(id, r) : encodePartial(id, r)));
+    parts.push(
+      frame(
+        r.kind === 'tick' ? T_TICK : T_PARTIAL,
+        r.kind === 'tick' ? encodeTick(id, r) : encodePartial(id, r),
+      ),
+    );
   }
   const buf = Buffer.concat(parts);
   const tmp = `${file}.tmp`;
@@ -317,7 +344,11 @@ export function decodeSegment(buf: Buffer): { records: StoreRecord[]; bad: numbe
     }
     const type = buf[pos + 2]!;
     const len = buf.readUInt32LE(pos + 4);
-    if (len > MAX_PAYLOAD || pos + HEADER + len > buf.length || (type !== T_DICT && type !== T_TICK && type !== T_PARTIAL)) {
+    if (
+      len > MAX_PAYLOAD ||
+      pos + HEADER + len > buf.length ||
+      (type !== T_DICT && type !== T_TICK && type !== T_PARTIAL)
+    ) {
       skip();
       continue;
     }
@@ -337,7 +368,11 @@ export function decodeSegment(buf: Buffer): { records: StoreRecord[]; bad: numbe
   return { records, bad };
 }
 
-function decodePayload(type: number, p: Buffer, dicts: Map<number, string[]>): StoreRecord | 'bad' | undefined {
+function decodePayload(
+  type: number,
+  p: Buffer,
+  dicts: Map<number, string[]>,
+): StoreRecord | 'bad' | undefined {
   if (p.length < 8) return 'bad';
   const id = p.readUInt32LE(0);
   const n = p.readUInt32LE(4);

@@ -69,7 +69,9 @@ export class Store extends EventEmitter<StoreEvents> {
     this.spool = opts.spool;
     this.log = opts.log;
     this.warnLimited = new RateLimitedLog(opts.log, 3, 60_000);
-    this.writer = new RedisWriter(opts.redis, opts.layout, opts.log, opts.metaOf, (b) => this.emit('rollup', b));
+    this.writer = new RedisWriter(opts.redis, opts.layout, opts.log, opts.metaOf, (b) =>
+      this.emit('rollup', b),
+    );
     this.mode = this.spool.isEmpty ? 'direct' : 'spool';
     opts.redis.on('ready', () => this.poke());
     opts.redis.on('error', (err: Error) => this.warnLimited.warn('redis error', { err }));
@@ -77,19 +79,29 @@ export class Store extends EventEmitter<StoreEvents> {
 
   /** Starts the write loop (and the replay of a spool left by an earlier run). */
   start(): void {
-    if (this.mode === 'spool') this.log.info('spool has samples from an earlier run; replaying when Redis is ready', { spool_bytes: this.spool.bytes });
+    if (this.mode === 'spool')
+      this.log.info('spool has samples from an earlier run; replaying when Redis is ready', {
+        spool_bytes: this.spool.bytes,
+      });
     this.loop ??= this.run();
   }
 
   /** Takes one tick; never blocks, never throws for Redis's sake. */
   append(sample: Sample): void {
-    const rec: TickRecord = { kind: 'tick', ts: sample.ts, series: sample.series, values: sample.values };
-    if (this.mode === 'direct' && this.opts.redis.status !== 'ready') this.toSpool('redis not ready');
+    const rec: TickRecord = {
+      kind: 'tick',
+      ts: sample.ts,
+      series: sample.series,
+      values: sample.values,
+    };
+    if (this.mode === 'direct' && this.opts.redis.status !== 'ready')
+      this.toSpool('redis not ready');
     if (this.mode === 'spool') {
       this.spool.append(rec);
     } else {
       this.queue.push(rec);
-      if (this.queue.length > this.opts.queueTicks) this.toSpool(`memory queue over ${this.opts.queueTicks} ticks`);
+      if (this.queue.length > this.opts.queueTicks)
+        this.toSpool(`memory queue over ${this.opts.queueTicks} ticks`);
     }
     this.poke();
   }
@@ -115,13 +127,20 @@ export class Store extends EventEmitter<StoreEvents> {
    */
   async close(timeoutMs = 3000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.mode === 'direct' && (this.queue.length > 0 || this.busy) && Date.now() < deadline) {
+    while (
+      this.mode === 'direct' &&
+      (this.queue.length > 0 || this.busy) &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.stopping = true;
     if (this.queue.length > 0) this.toSpool('shutting down');
     this.poke();
-    await Promise.race([this.loop, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    await Promise.race([
+      this.loop,
+      new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()))),
+    ]);
     this.spool.close();
   }
 
@@ -202,7 +221,9 @@ export class Store extends EventEmitter<StoreEvents> {
     const file = this.spool.oldestSegment();
     if (!file) {
       this.mode = 'direct';
-      this.log.info('spool replayed; writing directly again', { written_until: this.writer.writtenUntil });
+      this.log.info('spool replayed; writing directly again', {
+        written_until: this.writer.writtenUntil,
+      });
       this.emit('mode', 'direct', 'spool empty');
       return;
     }

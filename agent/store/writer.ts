@@ -11,15 +11,22 @@ import type { Redis } from 'ioredis';
 import type { SeriesMeta } from '../metrics/sample.js';
 import type { Logger } from '../shared/log.js';
 import { getValue, putValue } from './codec.js';
-import { chunkExpiresAt, chunkKey, layoutDescriptor, metaKeys, slotOf, type StoreLayout, type TierLayout } from './layout.js';
+import {
+  chunkExpiresAt,
+  chunkKey,
+  layoutDescriptor,
+  metaKeys,
+  slotOf,
+  type StoreLayout,
+  type TierLayout,
+} from './layout.js';
 import type { StoreRecord, TickRecord } from './records.js';
 import { RollupAggregator, type ClosedBucket } from './rollup.js';
 
 const WRITE_LUA = readFileSync(path.join(packageRoot, 'agent', 'store', 'write.lua'), 'utf8');
 
-type RedisWithScript = Redis & {
-  spikecapWrite(...args: (string | Buffer | number)[]): Promise<number>;
-};
+/** The pipeline with the script defined by defineCommand below (queued, not awaited). */
+type PipelineWithScript = { spikecapWrite(...args: (string | Buffer | number)[]): unknown };
 
 export type WriteOutcome = 'written' | 'duplicate';
 
@@ -40,7 +47,8 @@ export class RedisWriter {
     /** Called with each rollup bucket once it is written. */
     private readonly onRollup: (b: ClosedBucket) => void = () => undefined,
   ) {
-    if (!('spikecapWrite' in redis)) redis.defineCommand('spikecapWrite', { numberOfKeys: 0, lua: WRITE_LUA });
+    if (!('spikecapWrite' in redis))
+      redis.defineCommand('spikecapWrite', { numberOfKeys: 0, lua: WRITE_LUA });
     this.aggregator = new RollupAggregator(layout.rollups);
   }
 
@@ -68,7 +76,11 @@ export class RedisWriter {
       .exec()) as [[null, string | null], [null, string[]], [null, string | null]];
     const descriptor = layoutDescriptor(this.layout);
     if (oldLayout !== descriptor) {
-      if (oldLayout !== null) this.log.warn('store layout changed; data written with the old one is not read back', { old: oldLayout, new: descriptor });
+      if (oldLayout !== null)
+        this.log.warn('store layout changed; data written with the old one is not read back', {
+          old: oldLayout,
+          new: descriptor,
+        });
       await this.redis.set(keys.layout, descriptor);
     }
     this.watermark = wm === null ? -1 : Number(wm);
@@ -83,7 +95,8 @@ export class RedisWriter {
   async write(rec: StoreRecord): Promise<WriteOutcome> {
     if (!this.synced) await this.sync();
     if (rec.ts <= this.watermark) return 'duplicate';
-    const closed = rec.kind === 'tick' ? this.aggregator.addTick(rec) : this.aggregator.addPartial(rec);
+    const closed =
+      rec.kind === 'tick' ? this.aggregator.addTick(rec) : this.aggregator.addPartial(rec);
     const args: (string | Buffer | number)[] = [this.layout.prefix, String(rec.ts), 0];
     let sections = 0;
     if (rec.kind === 'tick') {
@@ -99,10 +112,14 @@ export class RedisWriter {
     const fresh = rec.series.filter((s) => !this.registered.has(s));
     if (fresh.length) {
       const fields: string[] = [];
-      for (const s of fresh) fields.push(s, JSON.stringify(this.metaOf(s) ?? { unit: '', family: s.split('.')[0] ?? '' }));
+      for (const s of fresh)
+        fields.push(
+          s,
+          JSON.stringify(this.metaOf(s) ?? { unit: '', family: s.split('.')[0] ?? '' }),
+        );
       pipe.hset(metaKeys(this.layout).series, ...fields);
     }
-    (pipe as unknown as RedisWithScript).spikecapWrite(...args);
+    (pipe as unknown as PipelineWithScript).spikecapWrite(...args);
     let result: [Error | null, unknown][] | null;
     try {
       result = await pipe.exec();
@@ -167,7 +184,13 @@ export class RedisWriter {
         row[i] = v;
         if (!Number.isNaN(v)) any = true;
       }
-      if (any) this.aggregator.addTick({ kind: 'tick', ts: from + t * raw.stepMs, series: names, values: row });
+      if (any)
+        this.aggregator.addTick({
+          kind: 'tick',
+          ts: from + t * raw.stepMs,
+          series: names,
+          values: row,
+        });
     }
     this.log.debug('rollups restored from raw', { from, to: this.watermark, series: names.length });
   }
@@ -199,7 +222,11 @@ export async function readRawRange(
     while (t < ticks) {
       const { chunk, offset } = slotOf(tier, from + t * tier.stepMs);
       const count = Math.min(ticks - t, tier.chunkSlots - offset / tier.width);
-      pipe.getrangeBuffer(chunkKey(layout, tier, names[i]!, chunk), offset, offset + count * tier.width - 1);
+      pipe.getrangeBuffer(
+        chunkKey(layout, tier, names[i]!, chunk),
+        offset,
+        offset + count * tier.width - 1,
+      );
       pieces.push({ series: i, first: t, count });
       t += count;
     }
@@ -210,7 +237,8 @@ export async function readRawRange(
     const p = pieces[k]!;
     const b = buf as Buffer;
     const dest = out[p.series]!;
-    for (let j = 0; j < p.count && (j + 1) * tier.width <= b.length; j++) dest[p.first + j] = getValue(b, j * tier.width);
+    for (let j = 0; j < p.count && (j + 1) * tier.width <= b.length; j++)
+      dest[p.first + j] = getValue(b, j * tier.width);
   });
   return out;
 }

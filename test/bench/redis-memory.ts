@@ -25,10 +25,21 @@ export async function measureRedisMemory(): Promise<void> {
     const start = Math.ceil(1_700_000_000_000 / (300_000 * 360)) * 300_000 * 360;
     const ticks = 300 * 360 + 300;
     for (let i = 0; i < ticks; i++) {
-      await writer.write({ kind: 'tick', ts: start + i * 1000, series: names, values: Float64Array.of(Math.sin(i / 100) * 50 + 50) });
+      await writer.write({
+        kind: 'tick',
+        ts: start + i * 1000,
+        series: names,
+        values: Float64Array.of(Math.sin(i / 100) * 50 + 50),
+      });
     }
-    console.log('\n## 3. Redis memory of the data model (redis-server ' + ((await redis.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?') + ')\n');
-    console.log('| tier | chunk span | bytes per full chunk (MEMORY USAGE) | chunks kept | bytes per series |');
+    console.log(
+      '\n## 3. Redis memory of the data model (redis-server ' +
+        ((await redis.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?') +
+        ')\n',
+    );
+    console.log(
+      '| tier | chunk span | bytes per full chunk (MEMORY USAGE) | chunks kept | bytes per series |',
+    );
     console.log('|---|---|---|---|---|');
     let perSeries = 0;
     for (const tier of [layout.raw, ...layout.rollups]) {
@@ -37,10 +48,14 @@ export async function measureRedisMemory(): Promise<void> {
       // A chunk lives until its last slot is older than the retention: retention/span + 1 chunks.
       const kept = Math.ceil(tier.retentionMs / tier.chunkMs) + 1;
       perSeries += bytes * kept;
-      console.log(`| ${tier.keySegment} | ${tier.chunkMs / 60_000} min | ${bytes} | ${kept} | ${bytes * kept} |`);
+      console.log(
+        `| ${tier.keySegment} | ${tier.chunkMs / 60_000} min | ${bytes} | ${kept} | ${bytes * kept} |`,
+      );
     }
     const hashEntry = 120;
-    console.log(`\nper series: ${(perSeries / 1024).toFixed(0)} KiB; a node with 500 series: ${((perSeries + hashEntry) * 500 / 1048576).toFixed(0)} MiB of Redis memory at full retention`);
+    console.log(
+      `\nper series: ${(perSeries / 1024).toFixed(0)} KiB; a node with 500 series: ${(((perSeries + hashEntry) * 500) / 1048576).toFixed(0)} MiB of Redis memory at full retention`,
+    );
   } finally {
     redis.disconnect();
     await server.stop();

@@ -39,7 +39,11 @@ function rssKb(pid: number): number {
 }
 
 /** Samples a process's CPU time and RSS once a second for `seconds`. */
-async function watch(pids: number[], seconds: number, each?: () => Promise<void>): Promise<Usage[]> {
+async function watch(
+  pids: number[],
+  seconds: number,
+  each?: () => Promise<void>,
+): Promise<Usage[]> {
   const t0 = performance.now();
   const c0 = pids.map(cpuTicks);
   const rss: number[][] = pids.map(() => []);
@@ -62,10 +66,14 @@ function ensureNodeExporter(): string | undefined {
   if (process.getuid?.() !== 0) return undefined;
   console.error('[bench] installing prometheus-node-exporter from Debian');
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
-  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus-node-exporter'], {
-    stdio: 'ignore',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+  spawnSync(
+    'apt-get',
+    ['install', '-y', '-qq', '--no-install-recommends', 'prometheus-node-exporter'],
+    {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    },
+  );
   // The package starts its own service on :9100; only ours, on a private port, is measured.
   spawnSync('sh', ['-c', 'pkill -x prometheus-node-exporter || true']);
   return existsSync(bin) ? bin : undefined;
@@ -113,15 +121,29 @@ async function benchVsNodeExporter(): Promise<void> {
       if (port) scrapeBytes = await scrape(port);
     });
     const stopped = await stopAgent(agent);
-    const series = await new Redis(redis.port).hlen('spikecap:testnode:series').finally(() => undefined);
-    console.log(`\n## 1. agent vs prometheus-node-exporter, ${SECONDS} s at 1 Hz, live host (${series} agent series)\n`);
+    const series = await new Redis(redis.port)
+      .hlen('spikecap:testnode:series')
+      .finally(() => undefined);
+    console.log(
+      `\n## 1. agent vs prometheus-node-exporter, ${SECONDS} s at 1 Hz, live host (${series} agent series)\n`,
+    );
     console.log('| process | CPU % of one core | RSS max MB | RSS mean MB |');
     console.log('|---|---|---|---|');
-    console.log(`| spikecap run | ${fmt(usage[0]!.cpuPct, 2)} | ${fmt(usage[0]!.rssMaxMb)} | ${fmt(usage[0]!.rssMeanMb)} |`);
-    if (usage[1]) console.log(`| prometheus-node-exporter (scraped 1/s, ${(scrapeBytes / 1024).toFixed(0)} KiB per scrape) | ${fmt(usage[1].cpuPct, 2)} | ${fmt(usage[1].rssMaxMb)} | ${fmt(usage[1].rssMeanMb)} |`);
+    console.log(
+      `| spikecap run | ${fmt(usage[0]!.cpuPct, 2)} | ${fmt(usage[0]!.rssMaxMb)} | ${fmt(usage[0]!.rssMeanMb)} |`,
+    );
+    if (usage[1])
+      console.log(
+        `| prometheus-node-exporter (scraped 1/s, ${(scrapeBytes / 1024).toFixed(0)} KiB per scrape) | ${fmt(usage[1].cpuPct, 2)} | ${fmt(usage[1].rssMaxMb)} | ${fmt(usage[1].rssMeanMb)} |`,
+      );
     else console.log('| prometheus-node-exporter | not installed (needs root to apt-get it) | | |');
-    if (usage[1]) console.log(`\nagent CPU / node_exporter CPU = ${fmt(usage[0]!.cpuPct / usage[1].cpuPct, 2)} (goal ≤ 0.5); agent RSS max ${fmt(usage[0]!.rssMaxMb)} MB (goal ≤ 80)`);
-    console.log(`ticks ${String(stopped.ticks)}, missed ${String(stopped.missed_ticks)}, tick lag ms ${JSON.stringify(stopped.tick_lag_ms)}`);
+    if (usage[1])
+      console.log(
+        `\nagent CPU / node_exporter CPU = ${fmt(usage[0]!.cpuPct / usage[1].cpuPct, 2)} (goal ≤ 0.5); agent RSS max ${fmt(usage[0]!.rssMaxMb)} MB (goal ≤ 80)`,
+      );
+    console.log(
+      `ticks ${String(stopped.ticks)}, missed ${String(stopped.missed_ticks)}, tick lag ms ${JSON.stringify(stopped.tick_lag_ms)}`,
+    );
   } finally {
     exporter?.kill('SIGKILL');
     await redis.stop();
@@ -155,9 +177,13 @@ async function bench10k(): Promise<void> {
     c.disconnect();
     const w = stopped.write_ms as { p50: number; p99: number; max: number; n: number };
     console.log(`\n## 2. ${series} series at 1 Hz (${units} synthetic cgroups), ${SECONDS} s\n`);
-    console.log('| sampling + storing, CPU % of one core | RSS max MB | Redis write per tick p50 ms | p99 ms | max ms | ticks |');
+    console.log(
+      '| sampling + storing, CPU % of one core | RSS max MB | Redis write per tick p50 ms | p99 ms | max ms | ticks |',
+    );
     console.log('|---|---|---|---|---|---|');
-    console.log(`| ${fmt(usage!.cpuPct, 2)} | ${fmt(usage!.rssMaxMb)} | ${fmt(w.p50, 2)} | ${fmt(w.p99, 2)} | ${fmt(w.max, 2)} | ${w.n} |`);
+    console.log(
+      `| ${fmt(usage!.cpuPct, 2)} | ${fmt(usage!.rssMaxMb)} | ${fmt(w.p50, 2)} | ${fmt(w.p99, 2)} | ${fmt(w.max, 2)} | ${w.n} |`,
+    );
     console.log(`\ngoal: at most 5% of one core; missed ticks ${String(stopped.missed_ticks)}`);
   } finally {
     await redis.stop();
@@ -167,7 +193,9 @@ async function bench10k(): Promise<void> {
 
 async function main(): Promise<void> {
   const only = process.argv[2];
-  console.log(`# spikecap bench (${new Date().toISOString().slice(0, 10)}, ${(await import('node:os')).cpus().length} cores, node ${process.version})`);
+  console.log(
+    `# spikecap bench (${new Date().toISOString().slice(0, 10)}, ${(await import('node:os')).cpus().length} cores, node ${process.version})`,
+  );
   if (!only || only === 'memory') await measureRedisMemory();
   if (!only || only === 'exporter') await benchVsNodeExporter();
   if (!only || only === '10k') await bench10k();

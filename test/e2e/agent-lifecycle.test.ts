@@ -41,19 +41,34 @@ async function storedTicks(c: Redis, from: number, to: number): Promise<number[]
 }
 
 function assertContiguous(ts: number[], what: string): void {
-  for (let i = 1; i < ts.length; i++) assert.equal(ts[i]! - ts[i - 1]!, 1000, `${what}: gap or duplicate after ${new Date(ts[i - 1]!).toISOString()}`);
+  for (let i = 1; i < ts.length; i++)
+    assert.equal(
+      ts[i]! - ts[i - 1]!,
+      1000,
+      `${what}: gap or duplicate after ${new Date(ts[i - 1]!).toISOString()}`,
+    );
 }
 
 test('a bad config: exit 2 with every problem and its path, nothing started', async () => {
   const tmp = tempDir('e2e');
   try {
     const file = path.join(tmp.dir, 'bad.yaml');
-    writeFileSync(file, `state_dir: ${JSON.stringify(path.join(tmp.dir, 'state'))}\nredis: { url: "localhost:6379" }\nsampler: { interval: 3s, cpu: { enabld: true } }\n`);
+    writeFileSync(
+      file,
+      `state_dir: ${JSON.stringify(path.join(tmp.dir, 'state'))}\nredis: { url: "localhost:6379" }\nsampler: { interval: 3s, cpu: { enabld: true } }\n`,
+    );
     const r = await runCliToEnd(['run', '--config', file]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /redis\.url: expected redis:\/\/, rediss:\/\/ or unix:\/\/ URL, got "localhost:6379"/);
+    assert.match(
+      r.stderr,
+      /redis\.url: expected redis:\/\/, rediss:\/\/ or unix:\/\/ URL, got "localhost:6379"/,
+    );
     assert.match(r.stderr, /sampler\.cpu\.enabld: unknown key \(did you mean "enabled"\?\)/);
-    assert.equal(existsSync(path.join(tmp.dir, 'state')), false, 'no spool created: sampling never started');
+    assert.equal(
+      existsSync(path.join(tmp.dir, 'state')),
+      false,
+      'no spool created: sampling never started',
+    );
     const check = await runCliToEnd(['config', 'check', file]);
     assert.equal(check.code, 2);
     assert.match(check.stderr, /redis\.url: expected/);
@@ -69,7 +84,11 @@ test('SIGHUP reloads and names restart-only keys; SIGTERM flushes and exits 0 wi
     const agent = runCli(['run', '--config', file]);
     await agent.waitForLog('spikecap starting');
     await sleep(2500);
-    writeFileSync(file, readFileSync(file, 'utf8').replace('connect_timeout: 500ms', 'connect_timeout: 600ms') + 'sampler: { interval: 2s }\n');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('connect_timeout: 500ms', 'connect_timeout: 600ms') +
+        'sampler: { interval: 2s }\n',
+    );
     agent.child.kill('SIGHUP');
     const reloaded = await agent.waitForLog('config reloaded');
     assert.deepEqual(reloaded.restart_needed_for, ['sampler.interval']);
@@ -85,63 +104,75 @@ test('SIGHUP reloads and names restart-only keys; SIGTERM flushes and exits 0 wi
   }
 });
 
-test('Redis killed for 30 s and restarted mid-run: every tick present exactly once', { timeout: 120_000 }, async () => {
-  const tmp = tempDir('e2e');
-  const c = await client();
-  c.on('error', () => undefined);
-  try {
-    const file = writeAgentConfig(tmp.dir, redis.url);
-    const agent = runCli(['run', '--config', file]);
-    await agent.waitForLog('spikecap starting');
-    await sleep(4000);
-    await redis.kill();
-    await sleep(30_000);
-    await redis.start();
-    await agent.waitForLog('spool replayed; writing directly again', 30_000);
-    await sleep(3000);
-    agent.child.kill('SIGTERM');
-    assert.equal((await agent.exited).code, 0);
-    const stopped = await agent.waitForLog('stopped');
-    const ticks = await storedTicks(c, 0, Date.now());
-    assert.ok(ticks.length >= 36, `ticks stored: ${ticks.length}`);
-    assertContiguous(ticks, 'raw mem.available_bytes');
-    assert.equal(stopped.written, stopped.ticks, 'every sampled tick written once');
-    assert.equal(ticks.length, stopped.ticks);
-  } finally {
-    c.disconnect();
-    tmp.remove();
-  }
-});
-
-test('agent killed with -9 during a Redis outage: the spooled samples are replayed on restart', { timeout: 60_000 }, async () => {
-  const tmp = tempDir('e2e');
-  try {
-    // Point the agent at a port where nothing listens: everything goes to the spool.
-    const file = writeAgentConfig(tmp.dir, `redis://127.0.0.1:${redis.port}/3`);
-    await redis.kill();
-    const first = runCli(['run', '--config', file]);
-    await first.waitForLog('spikecap starting');
-    await sleep(6000);
-    first.child.kill('SIGKILL');
-    await first.exited;
-    await redis.start();
+test(
+  'Redis killed for 30 s and restarted mid-run: every tick present exactly once',
+  { timeout: 120_000 },
+  async () => {
+    const tmp = tempDir('e2e');
     const c = await client();
-    await c.select(3);
-    assert.equal(await c.exists('spikecap:testnode:written_until'), 0, 'nothing reached Redis before the crash');
-    const second = runCli(['run', '--config', file]);
-    await second.waitForLog('spool replayed; writing directly again', 20_000);
-    await sleep(1500);
-    second.child.kill('SIGTERM');
-    assert.equal((await second.exited).code, 0);
-    const ticks = await storedTicks(c, 0, Date.now());
-    c.disconnect();
-    // The first run's ~6 ticks (at most the one in flight lost), a gap, then the second run's.
-    const gap = ticks.findIndex((t, i) => i > 0 && t - ticks[i - 1]! > 1000);
-    assert.ok(gap > 0, 'a gap between the two runs');
-    const firstRun = ticks.slice(0, gap);
-    assertContiguous(firstRun, 'first run');
-    assert.ok(firstRun.length >= 5, `first run's spooled ticks replayed: ${firstRun.length}`);
-  } finally {
-    tmp.remove();
-  }
-});
+    c.on('error', () => undefined);
+    try {
+      const file = writeAgentConfig(tmp.dir, redis.url);
+      const agent = runCli(['run', '--config', file]);
+      await agent.waitForLog('spikecap starting');
+      await sleep(4000);
+      await redis.kill();
+      await sleep(30_000);
+      await redis.start();
+      await agent.waitForLog('spool replayed; writing directly again', 30_000);
+      await sleep(3000);
+      agent.child.kill('SIGTERM');
+      assert.equal((await agent.exited).code, 0);
+      const stopped = await agent.waitForLog('stopped');
+      const ticks = await storedTicks(c, 0, Date.now());
+      assert.ok(ticks.length >= 36, `ticks stored: ${ticks.length}`);
+      assertContiguous(ticks, 'raw mem.available_bytes');
+      assert.equal(stopped.written, stopped.ticks, 'every sampled tick written once');
+      assert.equal(ticks.length, stopped.ticks);
+    } finally {
+      c.disconnect();
+      tmp.remove();
+    }
+  },
+);
+
+test(
+  'agent killed with -9 during a Redis outage: the spooled samples are replayed on restart',
+  { timeout: 60_000 },
+  async () => {
+    const tmp = tempDir('e2e');
+    try {
+      // Point the agent at a port where nothing listens: everything goes to the spool.
+      const file = writeAgentConfig(tmp.dir, `redis://127.0.0.1:${redis.port}/3`);
+      await redis.kill();
+      const first = runCli(['run', '--config', file]);
+      await first.waitForLog('spikecap starting');
+      await sleep(6000);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await redis.start();
+      const c = await client();
+      await c.select(3);
+      assert.equal(
+        await c.exists('spikecap:testnode:written_until'),
+        0,
+        'nothing reached Redis before the crash',
+      );
+      const second = runCli(['run', '--config', file]);
+      await second.waitForLog('spool replayed; writing directly again', 20_000);
+      await sleep(1500);
+      second.child.kill('SIGTERM');
+      assert.equal((await second.exited).code, 0);
+      const ticks = await storedTicks(c, 0, Date.now());
+      c.disconnect();
+      // The first run's ~6 ticks (at most the one in flight lost), a gap, then the second run's.
+      const gap = ticks.findIndex((t, i) => i > 0 && t - ticks[i - 1]! > 1000);
+      assert.ok(gap > 0, 'a gap between the two runs');
+      const firstRun = ticks.slice(0, gap);
+      assertContiguous(firstRun, 'first run');
+      assert.ok(firstRun.length >= 5, `first run's spooled ticks replayed: ${firstRun.length}`);
+    } finally {
+      tmp.remove();
+    }
+  },
+);

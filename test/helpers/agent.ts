@@ -40,7 +40,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): AgentProces
   const stderr: string[] = [];
   const waiters: { re: RegExp; resolve: (o: Record<string, unknown>) => void }[] = [];
   let buf = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     buf += chunk;
     let i;
     while ((i = buf.indexOf('\n')) >= 0) {
@@ -61,7 +61,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): AgentProces
       }
     }
   });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -71,7 +71,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): AgentProces
     stderr,
     exited,
     waitForLog(msg, timeoutMs = 15_000) {
-      const re = typeof msg === 'string' ? new RegExp(`^${msg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : msg;
+      const re =
+        typeof msg === 'string'
+          ? new RegExp(`^${msg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
+          : msg;
       for (const line of lines) {
         try {
           const obj = JSON.parse(line) as Record<string, unknown>;
@@ -81,7 +84,15 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): AgentProces
         }
       }
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; stderr: ${stderr.join('')}; last lines:\n${lines.slice(-10).join('\n')}`)), timeoutMs);
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no log line matching ${re} within ${timeoutMs} ms; stderr: ${stderr.join('')}; last lines:\n${lines.slice(-10).join('\n')}`,
+              ),
+            ),
+          timeoutMs,
+        );
         waiters.push({
           re,
           resolve: (o) => {
@@ -95,7 +106,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): AgentProces
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export async function runCliToEnd(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCliToEnd(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = runCli(args, env);
   const { code } = await p.exited;
   return { code, stdout: p.lines.join('\n'), stderr: p.stderr.join('') };

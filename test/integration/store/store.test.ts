@@ -8,7 +8,13 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Logger } from '../../../agent/shared/log.js';
-import { makeLayout, querySeries, Spool, Store, type StoreLayout } from '../../../agent/store/index.js';
+import {
+  makeLayout,
+  querySeries,
+  Spool,
+  Store,
+  type StoreLayout,
+} from '../../../agent/store/index.js';
 import { startRedis, tempDir, type RedisServer } from '../../helpers/servers.js';
 
 const quiet = new Logger({ level: 'error', sink: { write: () => true } });
@@ -21,10 +27,15 @@ const tiers = [
 ];
 
 /** A deterministic value per series and tick, different for every tick. */
-const valueAt = (i: number, s: number): number => (s === 1 ? 8e9 - i * 4096 : (i * 7 + s * 13) % 101);
+const valueAt = (i: number, s: number): number =>
+  s === 1 ? 8e9 - i * 4096 : (i * 7 + s * 13) % 101;
 
 function sample(i: number) {
-  return { ts: BASE + i * 1000, series: SERIES, values: Float64Array.from(SERIES, (_, s) => valueAt(i, s)) };
+  return {
+    ts: BASE + i * 1000,
+    series: SERIES,
+    values: Float64Array.from(SERIES, (_, s) => valueAt(i, s)),
+  };
 }
 
 let server: RedisServer;
@@ -45,10 +56,23 @@ interface Rig {
 
 let rigs = 0;
 function rig(spoolDir: string, node = `n${rigs++}`): Rig {
-  const redis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  const redis = new Redis({
+    port: server.port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => 50,
+  });
   redis.on('error', () => undefined);
   const layout = makeLayout('t', node, 1000, 3_600_000, tiers);
-  const spool = Spool.open({ dir: spoolDir, maxBytes: 64 << 20, segmentBytes: 8192, shedStepMs: 10_000, log: quiet });
+  const spool = Spool.open({
+    dir: spoolDir,
+    maxBytes: 64 << 20,
+    segmentBytes: 8192,
+    shedStepMs: 10_000,
+    log: quiet,
+  });
   const store = new Store({ redis, layout, spool, queueTicks: 5, log: quiet });
   store.start();
   return {
@@ -63,7 +87,11 @@ function rig(spoolDir: string, node = `n${rigs++}`): Rig {
   };
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -72,7 +100,14 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, tim
 }
 
 async function checkExactlyOnce(r: Rig, n: number, reader: Redis): Promise<void> {
-  const raw = await querySeries(reader, r.layout, r.layout.raw, SERIES, BASE, BASE + (n - 1) * 1000);
+  const raw = await querySeries(
+    reader,
+    r.layout,
+    r.layout.raw,
+    SERIES,
+    BASE,
+    BASE + (n - 1) * 1000,
+  );
   SERIES.forEach((name, s) => {
     const points = raw.get(name)!;
     assert.equal(points.length, n, `${name}: ${n} ticks stored`);
@@ -83,7 +118,14 @@ async function checkExactlyOnce(r: Rig, n: number, reader: Redis): Promise<void>
   });
   // Every closed 10 s bucket: min, mean, max and last of its ten ticks.
   const closedBuckets = Math.floor(n / 10) - 1;
-  const roll = await querySeries(reader, r.layout, r.layout.rollups[0]!, SERIES, BASE, BASE + closedBuckets * 10_000 - 1);
+  const roll = await querySeries(
+    reader,
+    r.layout,
+    r.layout.rollups[0]!,
+    SERIES,
+    BASE,
+    BASE + closedBuckets * 10_000 - 1,
+  );
   SERIES.forEach((name, s) => {
     const points = roll.get(name)!;
     assert.equal(points.length, closedBuckets, `${name}: ${closedBuckets} 10s rollups`);
@@ -93,7 +135,10 @@ async function checkExactlyOnce(r: Rig, n: number, reader: Redis): Promise<void>
       assert.equal(p.min, Math.min(...vals));
       assert.equal(p.max, Math.max(...vals));
       assert.equal(p.last, vals[9]);
-      assert.ok(Math.abs(p.value - mean) <= Math.abs(mean) * 1e-6, `${name} bucket ${b}: mean ${p.value} vs ${mean}`);
+      assert.ok(
+        Math.abs(p.value - mean) <= Math.abs(mean) * 1e-6,
+        `${name} bucket ${b}: mean ${p.value} vs ${mean}`,
+      );
     });
   });
 }
@@ -108,7 +153,7 @@ test('ticks and rollups read back exactly', async () => {
     await waitFor('all written', () => r.store.stats().writtenUntil === BASE + (n - 1) * 1000);
     await checkExactlyOnce(r, n, r.redis);
     const s = r.store.stats();
-    assert.equal(s.written, n, "each tick written once");
+    assert.equal(s.written, n, 'each tick written once');
   } finally {
     await r.close();
     tmp.remove();
@@ -118,7 +163,12 @@ test('ticks and rollups read back exactly', async () => {
 test('Redis killed and restarted mid-run: every tick present exactly once', async () => {
   const tmp = tempDir('store');
   const r = rig(tmp.dir);
-  const reader = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 50 });
+  const reader = new Redis({
+    port: server.port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    retryStrategy: () => 50,
+  });
   reader.on('error', () => undefined);
   try {
     await r.redis.connect();
@@ -137,7 +187,11 @@ test('Redis killed and restarted mid-run: every tick present exactly once', asyn
     await server.start();
     await pace(180); // replay runs while new ticks keep arriving
     const n = i;
-    await waitFor('caught up', () => r.store.stats().writtenUntil === BASE + (n - 1) * 1000 && r.store.stats().mode === 'direct');
+    await waitFor(
+      'caught up',
+      () =>
+        r.store.stats().writtenUntil === BASE + (n - 1) * 1000 && r.store.stats().mode === 'direct',
+    );
     await reader.connect();
     await checkExactlyOnce(r, n, reader);
   } finally {
@@ -164,7 +218,12 @@ test('a replay interrupted by a crash writes no duplicates when it resumes', asy
     const third = rig(tmp.dir, node);
     await third.redis.connect();
     for (let i = 400; i < 420; i++) third.store.append(sample(i));
-    await waitFor('caught up', () => third.store.stats().writtenUntil === BASE + 419_000 && third.store.stats().mode === 'direct');
+    await waitFor(
+      'caught up',
+      () =>
+        third.store.stats().writtenUntil === BASE + 419_000 &&
+        third.store.stats().mode === 'direct',
+    );
     await checkExactlyOnce(third, 420, third.redis);
     await third.close();
   } finally {
@@ -180,7 +239,9 @@ test('a corrupted spool: bad records counted, the rest replayed', async () => {
     for (let i = 0; i < 100; i++) first.store.append(sample(i));
     await first.close();
     // Damage one record in the middle of the first segment and cut the last segment short.
-    const files = readdirSync(tmp.dir).filter((f) => f.endsWith('.spool')).sort();
+    const files = readdirSync(tmp.dir)
+      .filter((f) => f.endsWith('.spool'))
+      .sort();
     const a = path.join(tmp.dir, files[0]!);
     const buf = readFileSync(a);
     buf.writeUInt8(buf.readUInt8(Math.floor(buf.length / 2)) ^ 0x5a, Math.floor(buf.length / 2));
@@ -192,7 +253,14 @@ test('a corrupted spool: bad records counted, the rest replayed', async () => {
     await waitFor('replayed', () => second.store.stats().mode === 'direct');
     const st = second.store.stats();
     assert.ok(st.spool.badRecords >= 2, `bad records counted: ${st.spool.badRecords}`);
-    const raw = await querySeries(second.redis, second.layout, second.layout.raw, ['mem.available_bytes'], BASE, BASE + 99_000);
+    const raw = await querySeries(
+      second.redis,
+      second.layout,
+      second.layout.raw,
+      ['mem.available_bytes'],
+      BASE,
+      BASE + 99_000,
+    );
     const got = raw.get('mem.available_bytes')!.length;
     assert.ok(got >= 100 - 3 && got < 100, `the rest replayed: ${got} of 100`);
     await second.close();

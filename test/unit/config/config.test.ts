@@ -37,11 +37,14 @@ test('an empty file gives the documented defaults', () => {
     assert.equal(config.sampler.interval, '1s');
     assert.equal(resolved.tickMs, 1000);
     assert.equal(resolved.rawRetentionMs, 3_600_000);
-    assert.deepEqual(resolved.tiers.map((t) => [t.name, t.stepMs, t.retentionMs]), [
-      ['10s', 10_000, 86_400_000],
-      ['1m', 60_000, 8 * 86_400_000],
-      ['5m', 300_000, 35 * 86_400_000],
-    ]);
+    assert.deepEqual(
+      resolved.tiers.map((t) => [t.name, t.stepMs, t.retentionMs]),
+      [
+        ['10s', 10_000, 86_400_000],
+        ['1m', 60_000, 8 * 86_400_000],
+        ['5m', 300_000, 35 * 86_400_000],
+      ],
+    );
     assert.equal(config.sampler.cgroup.top_n, 50);
     assert.deepEqual(config.sampler.cgroup.include, ['system.slice/*.service']);
     assert.equal(resolved.spoolDir, '/var/lib/spikecap/spool');
@@ -58,11 +61,23 @@ sampler:
   cgroup: { top_n: "many" }
 log: { level: verbose }
 `);
-  assert.ok(p.includes('redis.url: expected redis://, rediss:// or unix:// URL, got "localhost:6379"'), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('redis.urll: unknown key (did you mean "url"?)')), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('sampler.interval: expected a duration')), p.join('\n'));
+  assert.ok(
+    p.includes('redis.url: expected redis://, rediss:// or unix:// URL, got "localhost:6379"'),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => l.startsWith('redis.urll: unknown key (did you mean "url"?)')),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => l.startsWith('sampler.interval: expected a duration')),
+    p.join('\n'),
+  );
   assert.ok(p.includes('sampler.cgroup.top_n: expected integer, got "many"'), p.join('\n'));
-  assert.ok(p.includes('log.level: expected one of debug, info, warn, error, got "verbose"'), p.join('\n'));
+  assert.ok(
+    p.includes('log.level: expected one of debug, info, warn, error, got "verbose"'),
+    p.join('\n'),
+  );
   assert.equal(p.length, 5, p.join('\n'));
 });
 
@@ -75,10 +90,24 @@ store:
     - { step: 10s, retention: 5s }
     - { step: 15s, retention: 1d }
 `);
-  assert.ok(p.some((l) => l.startsWith('sampler.interval: expected at least 100ms and a divisor of 1m')), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('store.rollups[0].retention: expected at least the step')), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('store.rollups[1].step: expected a multiple of the previous tier')), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('store.raw_retention: expected at least twice the largest rollup step')), p.join('\n'));
+  assert.ok(
+    p.some((l) => l.startsWith('sampler.interval: expected at least 100ms and a divisor of 1m')),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => l.startsWith('store.rollups[0].retention: expected at least the step')),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => l.startsWith('store.rollups[1].step: expected a multiple of the previous tier')),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) =>
+      l.startsWith('store.raw_retention: expected at least twice the largest rollup step'),
+    ),
+    p.join('\n'),
+  );
 });
 
 test('YAML syntax errors name the line', () => {
@@ -91,25 +120,46 @@ test('environment overrides use __ between levels and are validated like the fil
   withFile('redis: { url: "redis://127.0.0.1:6379/0" }\n', (file) => {
     const { config, envOverrides } = loadConfig({
       file,
-      env: { SPIKECAP_REDIS__URL: 'redis://10.0.0.1:6380/2', SPIKECAP_STORE__SPOOL__MAX_BYTES: '1048576', SPIKECAP_SAMPLER__NET__EXCLUDE: '[docker*, veth*]' },
+      env: {
+        SPIKECAP_REDIS__URL: 'redis://10.0.0.1:6380/2',
+        SPIKECAP_STORE__SPOOL__MAX_BYTES: '1048576',
+        SPIKECAP_SAMPLER__NET__EXCLUDE: '[docker*, veth*]',
+      },
     });
     assert.equal(config.redis.url, 'redis://10.0.0.1:6380/2');
     assert.equal(config.store.spool.max_bytes, 1_048_576);
     assert.deepEqual(config.sampler.net.exclude, ['docker*', 'veth*']);
-    assert.deepEqual(envOverrides.map((o) => o.path).sort(), ['redis.url', 'sampler.net.exclude', 'store.spool.max_bytes']);
+    assert.deepEqual(envOverrides.map((o) => o.path).sort(), [
+      'redis.url',
+      'sampler.net.exclude',
+      'store.spool.max_bytes',
+    ]);
   });
   const p = problems('', { SPIKECAP_REDIS__URLL: 'x' });
-  assert.ok(p.some((l) => l.startsWith('redis.urll: unknown key')), p.join('\n'));
+  assert.ok(
+    p.some((l) => l.startsWith('redis.urll: unknown key')),
+    p.join('\n'),
+  );
 });
 
 test('a missing explicit file is an error, not silent defaults', () => {
-  assert.throws(() => loadConfig({ file: '/nonexistent/spikecap.yaml', env: {} }), /file not found/);
+  assert.throws(
+    () => loadConfig({ file: '/nonexistent/spikecap.yaml', env: {} }),
+    /file not found/,
+  );
 });
 
 test('keys that need a restart are named when they change', () => {
   withFile('', (file) => {
     const a = loadConfig({ file, env: {} }).config;
-    const b = loadConfig({ file, env: { SPIKECAP_REDIS__URL: 'redis://127.0.0.1:7000', SPIKECAP_LOG__LEVEL: 'debug', SPIKECAP_SAMPLER__INTERVAL: '2s' } }).config;
+    const b = loadConfig({
+      file,
+      env: {
+        SPIKECAP_REDIS__URL: 'redis://127.0.0.1:7000',
+        SPIKECAP_LOG__LEVEL: 'debug',
+        SPIKECAP_SAMPLER__INTERVAL: '2s',
+      },
+    }).config;
     assert.deepEqual(restartKeysChanged(a, b).sort(), ['redis.url', 'sampler.interval']);
   });
 });

@@ -15,7 +15,14 @@ function tick(ts: number, series: readonly string[] = names): TickRecord {
 }
 
 function open(dir: string, over: Partial<{ maxBytes: number; segmentBytes: number }> = {}): Spool {
-  return Spool.open({ dir, maxBytes: 1 << 20, segmentBytes: 4096, shedStepMs: 10_000, log: quiet, ...over });
+  return Spool.open({
+    dir,
+    maxBytes: 1 << 20,
+    segmentBytes: 4096,
+    shedStepMs: 10_000,
+    log: quiet,
+    ...over,
+  });
 }
 
 function drain(spool: Spool) {
@@ -56,7 +63,10 @@ test('the series set may change between records', () => {
     spool.append(tick(2000, ['a', 'b']));
     spool.append(tick(3000));
     const recs = drain(spool);
-    assert.deepEqual(recs.map((r) => r.series.length), [3, 2, 3]);
+    assert.deepEqual(
+      recs.map((r) => r.series.length),
+      [3, 2, 3],
+    );
   } finally {
     tmp.remove();
   }
@@ -80,7 +90,11 @@ test('corrupted and truncated records are counted and skipped, the rest decode',
     assert.equal(records.length, 48);
     assert.ok(!records.some((r) => r.ts === 11_000), 'the corrupted record is gone');
     // Garbage between records: resynchronises on the next record.
-    const noisy = Buffer.concat([buf.subarray(0, dictLen), Buffer.from('garbage SC garbage'), buf.subarray(dictLen)]);
+    const noisy = Buffer.concat([
+      buf.subarray(0, dictLen),
+      Buffer.from('garbage SC garbage'),
+      buf.subarray(dictLen),
+    ]);
     const again = decodeSegment(noisy);
     assert.equal(again.records.length, 49);
     assert.equal(again.bad, 2);
@@ -102,7 +116,11 @@ test('a full spool sheds the oldest raw ticks into rollup summaries and counts t
     const recs = drain(spool);
     const ticks = recs.filter((r) => r.kind === 'tick').length;
     const summarised = recs.reduce((k, r) => k + (r.kind === 'partial' ? r.ticks : 0), 0);
-    assert.equal(ticks + summarised + st.droppedTicks, n, 'every tick is kept, summarised or counted as dropped');
+    assert.equal(
+      ticks + summarised + st.droppedTicks,
+      n,
+      'every tick is kept, summarised or counted as dropped',
+    );
     // Order is kept: record times never go backwards.
     for (let i = 1; i < recs.length; i++) assert.ok(recs[i]!.ts >= recs[i - 1]!.ts);
   } finally {
