@@ -27,8 +27,12 @@ function find(dir) {
 
 const files = dirs.flatMap((d) => find(path.join(root, d)));
 if (files.length === 0) {
-  console.error(`no test files under ${dirs.map((d) => path.join(root, d)).join(', ')}: run npm run build first`);
+  console.error(
+    `no test files under ${dirs.map((d) => path.join(root, d)).join(', ')}: run npm run build first`,
+  );
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

@@ -20,6 +20,8 @@ export interface ResolvedConfig {
   tiers: RollupTier[];
   redisConnectTimeoutMs: number;
   redisCommandTimeoutMs: number;
+  /** store.spool.segment_bytes, but at most a quarter of the cap so shedding has room to work. */
+  spoolSegmentBytes: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -79,12 +81,6 @@ export function resolveConfig(
       `store.raw_retention: expected at least twice the largest rollup step (${(2 * maxStep) / 1000}s), got "${c.store.raw_retention}"`,
     );
   }
-  if (c.store.spool.segment_bytes > c.store.spool.max_bytes / 2) {
-    problems.push(
-      `store.spool.segment_bytes: expected at most half of store.spool.max_bytes, got ${c.store.spool.segment_bytes}`,
-    );
-  }
-
   const stateDir = path.resolve(baseDir, c.state_dir);
   return {
     nodeName: c.node.name || hostname().split('.')[0] || 'node',
@@ -97,5 +93,9 @@ export function resolveConfig(
     tiers,
     redisConnectTimeoutMs: ms('redis.connect_timeout', c.redis.connect_timeout),
     redisCommandTimeoutMs: ms('redis.command_timeout', c.redis.command_timeout),
+    spoolSegmentBytes: Math.max(
+      4096,
+      Math.min(c.store.spool.segment_bytes, Math.floor(c.store.spool.max_bytes / 4)),
+    ),
   };
 }

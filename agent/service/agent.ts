@@ -61,7 +61,7 @@ export class Agent {
     const spool = Spool.open({
       dir: resolved.spoolDir,
       maxBytes: config.store.spool.max_bytes,
-      segmentBytes: config.store.spool.segment_bytes,
+      segmentBytes: resolved.spoolSegmentBytes,
       shedStepMs: resolved.tiers[0]?.stepMs ?? resolved.tickMs,
       log: this.log.child({ component: 'spool' }),
     });

@@ -62,7 +62,8 @@ export async function querySeries(
   from: number,
   to: number,
 ): Promise<Map<string, SeriesPoint[]>> {
-  const first = Math.ceil(from / tier.stepMs);
+  // Nothing older than the retention exists: don't ask for millions of expired chunks.
+  const first = Math.ceil(Math.max(from, to - tier.retentionMs - tier.chunkMs) / tier.stepMs);
   const last = Math.floor(to / tier.stepMs);
   const pipe = redis.pipeline();
   const pieces: { name: string; firstSlot: number; count: number }[] = [];

@@ -12,11 +12,12 @@ import { makeLayout, querySeries } from '../../agent/store/index.js';
 import { runCli, runCliToEnd, writeAgentConfig } from '../helpers/agent.js';
 import { startRedis, tempDir, type RedisServer } from '../helpers/servers.js';
 
-const layout = makeLayout('spikecap', 'testnode', 1000, 3_600_000, [
-  { name: '10s', stepMs: 10_000, retentionMs: 86_400_000 },
-  { name: '1m', stepMs: 60_000, retentionMs: 8 * 86_400_000 },
-  { name: '5m', stepMs: 300_000, retentionMs: 35 * 86_400_000 },
-]);
+const layoutOf = (node: string) =>
+  makeLayout('spikecap', node, 1000, 3_600_000, [
+    { name: '10s', stepMs: 10_000, retentionMs: 86_400_000 },
+    { name: '1m', stepMs: 60_000, retentionMs: 8 * 86_400_000 },
+    { name: '5m', stepMs: 300_000, retentionMs: 35 * 86_400_000 },
+  ]);
 
 let redis: RedisServer;
 before(async () => {
@@ -35,7 +36,8 @@ async function client(): Promise<Redis> {
 }
 
 /** Tick times of mem.available_bytes stored in raw between from and to. */
-async function storedTicks(c: Redis, from: number, to: number): Promise<number[]> {
+async function storedTicks(c: Redis, node: string, from: number, to: number): Promise<number[]> {
+  const layout = layoutOf(node);
   const data = await querySeries(c, layout, layout.raw, ['mem.available_bytes'], from, to);
   return data.get('mem.available_bytes')!.map((p) => p.ts);
 }
@@ -112,7 +114,7 @@ test(
     const c = await client();
     c.on('error', () => undefined);
     try {
-      const file = writeAgentConfig(tmp.dir, redis.url);
+      const file = writeAgentConfig(tmp.dir, redis.url, '', 'outage');
       const agent = runCli(['run', '--config', file]);
       await agent.waitForLog('spikecap starting');
       await sleep(4000);
@@ -124,10 +126,14 @@ test(
       agent.child.kill('SIGTERM');
       assert.equal((await agent.exited).code, 0);
       const stopped = await agent.waitForLog('stopped');
-      const ticks = await storedTicks(c, 0, Date.now());
+      const ticks = await storedTicks(c, 'outage', Date.now() - 600_000, Date.now());
       assert.ok(ticks.length >= 36, `ticks stored: ${ticks.length}`);
       assertContiguous(ticks, 'raw mem.available_bytes');
-      assert.equal(stopped.written, stopped.ticks, 'every sampled tick written once');
+      assert.equal(
+        stopped.written,
+        stopped.ticks,
+        `every sampled tick written once: ${JSON.stringify(stopped)}`,
+      );
       assert.equal(ticks.length, stopped.ticks);
     } finally {
       c.disconnect();
@@ -143,18 +149,19 @@ test(
     const tmp = tempDir('e2e');
     try {
       // Point the agent at a port where nothing listens: everything goes to the spool.
-      const file = writeAgentConfig(tmp.dir, `redis://127.0.0.1:${redis.port}/3`);
+      const file = writeAgentConfig(tmp.dir, `redis://127.0.0.1:${redis.port}/3`, '', 'crash');
       await redis.kill();
       const first = runCli(['run', '--config', file]);
       await first.waitForLog('spikecap starting');
       await sleep(6000);
       first.child.kill('SIGKILL');
       await first.exited;
+      await sleep(3000); // a visible gap in time between the two runs
       await redis.start();
       const c = await client();
       await c.select(3);
       assert.equal(
-        await c.exists('spikecap:testnode:written_until'),
+        await c.exists('spikecap:crash:written_until'),
         0,
         'nothing reached Redis before the crash',
       );
@@ -163,11 +170,14 @@ test(
       await sleep(1500);
       second.child.kill('SIGTERM');
       assert.equal((await second.exited).code, 0);
-      const ticks = await storedTicks(c, 0, Date.now());
+      const ticks = await storedTicks(c, 'crash', Date.now() - 600_000, Date.now());
       c.disconnect();
       // The first run's ~6 ticks (at most the one in flight lost), a gap, then the second run's.
       const gap = ticks.findIndex((t, i) => i > 0 && t - ticks[i - 1]! > 1000);
-      assert.ok(gap > 0, 'a gap between the two runs');
+      assert.ok(
+        gap > 0,
+        `a gap between the two runs: ${ticks.map((t) => new Date(t).toISOString().slice(11, 19)).join(' ')}`,
+      );
       const firstRun = ticks.slice(0, gap);
       assertContiguous(firstRun, 'first run');
       assert.ok(firstRun.length >= 5, `first run's spooled ticks replayed: ${firstRun.length}`);

@@ -17,11 +17,16 @@ export interface AgentProcess {
 }
 
 /** Writes a config file for a test agent and returns its path. */
-export function writeAgentConfig(dir: string, redisUrl: string, extra = ''): string {
+export function writeAgentConfig(
+  dir: string,
+  redisUrl: string,
+  extra = '',
+  node = 'testnode',
+): string {
   const file = path.join(dir, 'spikecap.yaml');
   writeFileSync(
     file,
-    `node: { name: testnode }
+    `node: { name: ${node} }
 state_dir: ${JSON.stringify(path.join(dir, 'state'))}
 log: { level: debug, format: json }
 redis: { url: ${JSON.stringify(redisUrl)}, connect_timeout: 500ms, command_timeout: 1s }

@@ -23,6 +23,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Servers still running when the test process exits are killed with it, never left behind. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 export function tempDir(prefix: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), `spikecap-${prefix}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
@@ -96,6 +102,8 @@ export async function startRedis(opts: { persist?: boolean } = {}): Promise<Redi
       { stdio: 'ignore' },
     );
     child.once('error', () => undefined);
+    running.add(child);
+    child.once('exit', () => running.delete(child!));
     await waitForPort(port, 10_000, child, 'redis-server');
   };
   const kill = async (): Promise<void> => {

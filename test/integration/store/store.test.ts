@@ -214,6 +214,7 @@ test('a replay interrupted by a crash writes no duplicates when it resumes', asy
     await second.redis.connect();
     await waitFor('part replayed', () => second.store.stats().writtenUntil >= BASE + 150_000);
     second.redis.disconnect();
+    await second.close(); // its loop must not keep the test process alive
     // Resume in a third process-like instance.
     const third = rig(tmp.dir, node);
     await third.redis.connect();

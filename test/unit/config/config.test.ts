@@ -85,7 +85,7 @@ test('rules beyond the schema: tier steps, retention, interval', () => {
   const p = problems(`
 sampler: { interval: 7s }
 store:
-  raw_retention: 1m
+  raw_retention: 20s
   rollups:
     - { step: 10s, retention: 5s }
     - { step: 15s, retention: 1d }
