@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/index.js';
 import {
+  connectOnce,
   connectRedis,
   findTier,
   globToRegExp,
@@ -34,12 +35,7 @@ async function connect(configFile: string | undefined): Promise<Conn> {
     failFast: true,
   });
   redis.on('error', () => undefined); // the awaited command reports it
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new Error(`cannot reach Redis at ${config.redis.url}: ${(err as Error).message}`);
-  }
+  await connectOnce(redis, config.redis.url);
   const layout = await readLayout(redis, `${config.redis.key_prefix}:${resolved.nodeName}:`);
   return { redis, layout, loaded };
 }

@@ -2,7 +2,7 @@
 export { Store, type StoreOptions, type StoreStats } from './store.js';
 export { Spool, type SpoolOptions, type SpoolStats } from './spool.js';
 export { makeLayout, metaKeys, type StoreLayout, type TierLayout } from './layout.js';
-export { connectRedis, redactUrl } from './redis.js';
+export { connectOnce, connectRedis, redactUrl } from './redis.js';
 export {
   querySeries,
   readLayout,

@@ -72,3 +72,24 @@ export function redactUrl(text: string): string {
     return text;
   }
 }
+
+/**
+ * Connects once, for commands that give up rather than retry. When ioredis only says
+ * "Connection is closed.", the error it emitted before (refused, WRONGPASS, TLS) is the one
+ * worth showing, so it is what the thrown error says.
+ */
+export async function connectOnce(redis: Redis, url: string): Promise<void> {
+  let last: Error | undefined;
+  const onError = (err: Error): void => {
+    last = err;
+  };
+  redis.on('error', onError);
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at ${redactUrl(url)}: ${(last ?? (err as Error)).message}`);
+  } finally {
+    redis.off('error', onError);
+  }
+}

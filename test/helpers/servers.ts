@@ -74,7 +74,9 @@ export interface RedisServer {
  * Starts a private redis-server. With `persist`, every write is fsynced to an append-only
  * file so the data survives kill(); without, a restart is a clean Redis.
  */
-export async function startRedis(opts: { persist?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(
+  opts: { persist?: boolean; args?: string[] } = {},
+): Promise<RedisServer> {
   const port = await freePort();
   const tmp = tempDir('redis');
   let child: ChildProcess | undefined;
@@ -98,6 +100,7 @@ export async function startRedis(opts: { persist?: boolean } = {}): Promise<Redi
         'no',
         '--loglevel',
         'warning',
+        ...(opts.args ?? []),
       ],
       { stdio: 'ignore' },
     );
