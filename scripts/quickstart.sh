@@ -27,10 +27,12 @@ else
 listener 1883 127.0.0.1
 allow_anonymous true
 persistence false
-log_dest file $PWD/var/mosquitto/mosquitto.log
-pid_file $PWD/var/mosquitto/mosquitto.pid
+log_dest stdout
 CONF
-  mosquitto -d -c "$PWD/var/mosquitto/mosquitto.conf"
+  # Not -d: started as root, mosquitto drops to its own user, which could not write a pid
+  # or log file here; its stdout, opened by this shell, stays writable.
+  setsid nohup mosquitto -c "$PWD/var/mosquitto/mosquitto.conf" >var/mosquitto/mosquitto.log 2>&1 </dev/null &
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
 fi
 
 log "running the agent (Ctrl-C to stop); in another terminal: npx spikecap metrics tail --series 'cpu.*'"

@@ -155,6 +155,20 @@ async function query(
   return 0;
 }
 
+/** Bytes with a binary prefix for people (`22.83 GiB/s`); everything else as a number. */
+function human(x: number, unit: string): string {
+  if (!unit.startsWith('bytes') || !Number.isFinite(x)) return `${fmt(x)} ${unit}`;
+  const prefixes = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi'];
+  let v = x;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < prefixes.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  const suffix = unit === 'bytes_per_s' ? '/s' : '';
+  return `${i === 0 ? String(Math.round(v)) : v.toFixed(2)} ${prefixes[i]}B${suffix}`;
+}
+
 function fmt(x: number | undefined): string {
   if (x === undefined) return '-';
   const a = Math.abs(x);
@@ -205,7 +219,7 @@ async function tail(conn: Conn, glob: string, json: boolean): Promise<number> {
           process.stdout.write(`── ${new Date(t).toISOString()}\n`);
           for (const [n, v] of row)
             process.stdout.write(
-              `  ${n.padEnd(48)} ${fmt(v).padStart(14)} ${units.get(n) ?? ''}\n`,
+              `  ${n.padEnd(48)} ${human(v, units.get(n) ?? '').padStart(16)}\n`,
             );
         }
       }

@@ -121,9 +121,9 @@ async function benchVsNodeExporter(): Promise<void> {
       if (port) scrapeBytes = await scrape(port);
     });
     const stopped = await stopAgent(agent);
-    const series = await new Redis(redis.port)
-      .hlen('spikecap:testnode:series')
-      .finally(() => undefined);
+    const c = new Redis(redis.port);
+    const series = await c.hlen('spikecap:testnode:series');
+    c.disconnect();
     console.log(
       `\n## 1. agent vs prometheus-node-exporter, ${SECONDS} s at 1 Hz, live host (${series} agent series)\n`,
     );
