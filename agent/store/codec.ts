@@ -22,8 +22,3 @@ export function getValue(buf: Buffer, offset: number): number {
   u32[0] = ~bits >>> 0;
   return f32[0]!;
 }
-
-/** Rounds a number the way storage will (float32), for comparisons in tests and restores. */
-export function toStored(v: number): number {
-  return Math.fround(v);
-}

@@ -48,10 +48,6 @@ export class RollupAggregator {
     }));
   }
 
-  get tiers(): readonly TierLayout[] {
-    return this.states.map((s) => s.tier);
-  }
-
   /** Adds one tick; returns the buckets that the tick's time closed. */
   addTick(rec: TickRecord): ClosedBucket[] {
     const closed = this.advance(rec.ts);
@@ -100,11 +96,6 @@ export class RollupAggregator {
       }
     }
     return closed;
-  }
-
-  /** Open buckets, as they would be written if closed now (for status and tests). */
-  peek(): ClosedBucket[] {
-    return this.states.filter((s) => !Number.isNaN(s.bucketTs)).map((s) => this.emit(s));
   }
 
   private advance(ts: number): ClosedBucket[] {

@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Sample, SeriesMeta } from '../metrics/sample.js';
 import type { Logger } from '../shared/log.js';
 import { RateLimitedLog } from '../shared/log.js';
-import type { StoreLayout } from './layout.js';
+import { metaKeys, type StoreLayout } from './layout.js';
 import type { StoreRecord, TickRecord } from './records.js';
 import type { ClosedBucket } from './rollup.js';
 import type { Spool, SpoolStats } from './spool.js';
@@ -60,6 +60,7 @@ export class Store extends EventEmitter<StoreEvents> {
   private stopping = false;
   private busy = false;
   private generation = 0;
+  private reportedDropped = 0;
   private readonly latencies = new Float64Array(1024);
   private latencyCount = 0;
   private readonly counters = { written: 0, duplicates: 0, replayed: 0, writeFailures: 0 };
@@ -228,9 +229,28 @@ export class Store extends EventEmitter<StoreEvents> {
       return;
     }
     const records = this.spool.readSegment(file);
+    let shed = 0;
     for (const rec of records) {
-      if ((await this.writeTimed(rec)) === 'written') this.counters.replayed++;
+      if ((await this.writeTimed(rec)) !== 'written') continue;
+      this.counters.replayed++;
+      if (rec.kind === 'partial') shed += rec.ticks;
     }
     this.spool.removeSegment(file);
+    await this.recordLosses(shed);
+  }
+
+  /**
+   * Losses from a full spool, kept in Redis (`P:losses`) for whoever reads the data later:
+   * raw ticks replaced by their rollups, and ticks dropped entirely.
+   */
+  private async recordLosses(shed: number): Promise<void> {
+    const dropped = this.spool.stats().droppedTicks - this.reportedDropped;
+    if (shed === 0 && dropped === 0) return;
+    const key = metaKeys(this.opts.layout).losses;
+    const pipe = this.opts.redis.pipeline();
+    if (shed > 0) pipe.hincrby(key, 'shed_raw_ticks', shed);
+    if (dropped > 0) pipe.hincrby(key, 'dropped_ticks', dropped);
+    await pipe.exec();
+    this.reportedDropped += dropped;
   }
 }

@@ -55,7 +55,7 @@ interface Rig {
 }
 
 let rigs = 0;
-function rig(spoolDir: string, node = `n${rigs++}`): Rig {
+function rig(spoolDir: string, node = `n${rigs++}`, spoolMaxBytes = 64 << 20): Rig {
   const redis = new Redis({
     port: server.port,
     host: '127.0.0.1',
@@ -68,7 +68,7 @@ function rig(spoolDir: string, node = `n${rigs++}`): Rig {
   const layout = makeLayout('t', node, 1000, 3_600_000, tiers);
   const spool = Spool.open({
     dir: spoolDir,
-    maxBytes: 64 << 20,
+    maxBytes: spoolMaxBytes,
     segmentBytes: 8192,
     shedStepMs: 10_000,
     log: quiet,
@@ -264,6 +264,63 @@ test('a corrupted spool: bad records counted, the rest replayed', async () => {
     );
     const got = raw.get('mem.available_bytes')!.length;
     assert.ok(got >= 100 - 3 && got < 100, `the rest replayed: ${got} of 100`);
+    await second.close();
+  } finally {
+    tmp.remove();
+  }
+});
+
+test('a full spool keeps the rollups of the raw samples it sheds, and counts the loss', async () => {
+  const tmp = tempDir('store');
+  const node = 'full';
+  try {
+    // Redis unreachable for this store: 3000 ticks (~120 KiB) into a spool capped at 64 KiB.
+    const first = rig(tmp.dir, node, 65536);
+    const n = 3000;
+    for (let i = 0; i < n; i++) first.store.append(sample(i));
+    const st = first.store.stats().spool;
+    assert.ok(st.shedTicks > 0, 'raw ticks were shed');
+    assert.equal(st.droppedTicks, 0, 'nothing dropped entirely');
+    await first.close();
+    const second = rig(tmp.dir, node, 65536);
+    await second.redis.connect();
+    await waitFor('replayed', () => second.store.stats().mode === 'direct');
+    // Every closed 10 s bucket has its exact rollup, shed or not.
+    const closed = Math.floor(n / 10) - 1;
+    const roll = await querySeries(
+      second.redis,
+      second.layout,
+      second.layout.rollups[0]!,
+      SERIES,
+      BASE,
+      BASE + closed * 10_000 - 1,
+    );
+    SERIES.forEach((name, s) => {
+      const points = roll.get(name)!;
+      assert.equal(points.length, closed, `${name}: every 10 s rollup kept`);
+      points.forEach((p, b) => {
+        const vals = Array.from({ length: 10 }, (_, k) => Math.fround(valueAt(b * 10 + k, s)));
+        assert.equal(p.min, Math.min(...vals));
+        assert.equal(p.max, Math.max(...vals));
+        assert.equal(p.last, vals[9]);
+      });
+    });
+    const raw = await querySeries(
+      second.redis,
+      second.layout,
+      second.layout.raw,
+      ['cpu.busy_pct'],
+      BASE,
+      BASE + (n - 1) * 1000,
+    );
+    const kept = raw.get('cpu.busy_pct')!.length;
+    assert.equal(kept, n - st.shedTicks, 'the shed raw ticks are the ones missing');
+    assert.equal(
+      raw.get('cpu.busy_pct')![0]!.ts,
+      BASE + st.shedTicks * 1000,
+      'the oldest went first',
+    );
+    assert.equal(Number(await second.redis.hget('t:full:losses', 'shed_raw_ticks')), st.shedTicks);
     await second.close();
   } finally {
     tmp.remove();
