@@ -58,12 +58,14 @@ export class Ticker extends EventEmitter<{ tick: [number] }> {
   }
 
   private schedule(): void {
+    clearTimeout(this.timer);
     const now = this.now();
     const next = Math.floor(now / this.intervalMs) * this.intervalMs + this.intervalMs;
     this.timer = setTimeout(() => this.fire(next), next - now);
   }
 
   private fire(scheduled: number): void {
+    if (this.timer === undefined) return; // stopped meanwhile
     const now = this.now();
     // setTimeout may fire a hair early by the wall clock; the slot is what was scheduled,
     // unless we are late past later slots, which are then counted as missed.
