@@ -74,7 +74,12 @@ export class Store extends EventEmitter<StoreEvents> {
       this.emit('rollup', b),
     );
     this.mode = this.spool.isEmpty ? 'direct' : 'spool';
-    opts.redis.on('ready', () => this.poke());
+    opts.redis.on('ready', () => {
+      // A (re)connected Redis may be a restarted, empty one: re-learn the watermark, the
+      // registered series and the layout before the next write.
+      this.writer.invalidate();
+      this.poke();
+    });
     opts.redis.on('error', (err: Error) => this.warnLimited.warn('redis error', { err }));
   }
 

@@ -65,6 +65,9 @@ export interface RedisServer {
   dir: string;
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a server that hangs without closing its connections (slow, not down). */
+  pause(): void;
+  resume(): void;
   /** Starts again on the same port (the data is gone: it keeps nothing on disk). */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -123,6 +126,8 @@ export async function startRedis(
     dir: tmp.dir,
     kill,
     start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     stop: async () => {
       await kill();
       tmp.remove();

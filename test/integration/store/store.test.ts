@@ -62,6 +62,7 @@ function rig(spoolDir: string, node = `n${rigs++}`, spoolMaxBytes = 64 << 20): R
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
+    commandTimeout: 300,
     retryStrategy: () => 50,
   });
   redis.on('error', () => undefined);
@@ -323,6 +324,98 @@ test('a full spool keeps the rollups of the raw samples it sheds, and counts the
     assert.equal(Number(await second.redis.hget('t:full:losses', 'shed_raw_ticks')), st.shedTicks);
     await second.close();
   } finally {
+    tmp.remove();
+  }
+});
+
+test('a Redis that hangs (slow, not down): ticks go to the spool and come back in order', async () => {
+  const tmp = tempDir('store');
+  const r = rig(tmp.dir);
+  try {
+    await r.redis.connect();
+    let i = 0;
+    const pace = async (count: number): Promise<void> => {
+      for (const end = i + count; i < end; i++) {
+        r.store.append(sample(i));
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    };
+    await pace(50);
+    server.pause();
+    try {
+      await pace(150); // 1.5 s of a server that accepts nothing and closes nothing
+      assert.equal(r.store.stats().mode, 'spool', 'a write timed out, so the store spooled');
+    } finally {
+      server.resume();
+    }
+    await pace(50);
+    const n = i;
+    await waitFor(
+      'caught up',
+      () =>
+        r.store.stats().writtenUntil === BASE + (n - 1) * 1000 && r.store.stats().mode === 'direct',
+    );
+    await checkExactlyOnce(r, n, r.redis);
+  } finally {
+    await r.close();
+    tmp.remove();
+  }
+});
+
+test('a Redis restarted empty gets the layout and series registry back with the next write', async () => {
+  const volatile = await startRedis(); // no persistence: a restart loses everything
+  const tmp = tempDir('store');
+  const redis = new Redis({
+    port: volatile.port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => 50,
+  });
+  redis.on('error', () => undefined);
+  const layout = makeLayout('t', 'empty', 1000, 3_600_000, tiers);
+  const spool = Spool.open({
+    dir: tmp.dir,
+    maxBytes: 1 << 20,
+    segmentBytes: 8192,
+    shedStepMs: 10_000,
+    log: quiet,
+  });
+  const store = new Store({ redis, layout, spool, queueTicks: 5, log: quiet });
+  store.start();
+  try {
+    await redis.connect();
+    for (let i = 0; i < 5; i++) store.append(sample(i));
+    await waitFor('written', () => store.stats().writtenUntil === BASE + 4000);
+    await volatile.kill();
+    await volatile.start();
+    await waitFor('reconnected', () => redis.status === 'ready');
+    for (let i = 5; i < 10; i++) store.append(sample(i));
+    await waitFor(
+      'written again',
+      async () =>
+        (await redis.get('t:empty:written_until').catch(() => null)) === String(BASE + 9000),
+    );
+    assert.equal(await redis.hlen('t:empty:series'), SERIES.length, 'series registry rewritten');
+    assert.ok(await redis.exists('t:empty:layout'), 'layout rewritten');
+    const raw = await querySeries(
+      redis,
+      layout,
+      layout.raw,
+      ['mem.available_bytes'],
+      BASE,
+      BASE + 9000,
+    );
+    assert.deepEqual(
+      raw.get('mem.available_bytes')!.map((p) => (p.ts - BASE) / 1000),
+      [5, 6, 7, 8, 9],
+      'what Redis lost is lost; everything after it is there',
+    );
+  } finally {
+    await store.close(1000);
+    redis.disconnect();
+    await volatile.stop();
     tmp.remove();
   }
 });
