@@ -102,7 +102,12 @@ async function query(
     throw new UsageError(
       `--from (${new Date(from).toISOString()}) is after --to (${new Date(to).toISOString()})`,
     );
-  const tier = findTier(conn.layout, v.tier ?? 'raw');
+  let tier;
+  try {
+    tier = findTier(conn.layout, v.tier ?? 'raw');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const known = await listSeries(conn.redis, conn.layout);
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length)
