@@ -2,7 +2,8 @@
 # Installs what spikecap needs on a Debian machine that has Node.js and npm, and builds it.
 # Idempotent: what is present is left alone.
 #   - Debian packages: redis-server, mosquitto, mosquitto-clients, procps (vmstat/free for tests)
-#   - npm dependencies (npm ci), then the build (TypeScript; native addons when there are some)
+#   - npm dependencies (npm ci, which also builds the native addon with node-gyp), then the
+#     TypeScript build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,10 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt
   npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"
 else
+  if [ ! -f build/Release/spikecap_native.node ] || [ -n "$(find native binding.gyp -newer build/Release/spikecap_native.node -print -quit)" ]; then
+    log "building the native addon"
+    npm run --silent build:native >/dev/null
+  fi
   log "building"
   npm run --silent build
 fi

@@ -7,6 +7,7 @@ import { loadConfig, restartKeysChanged, ConfigError, type LoadedConfig } from '
 import { Sampler, type SamplerOptions } from '../metrics/index.js';
 import type { Logger } from '../shared/log.js';
 import { connectRedis, makeLayout, redactUrl, Spool, Store } from '../store/index.js';
+import { SdNotifier } from './sdnotify.js';
 import { Ticker } from './ticker.js';
 
 export interface AgentOptions {
@@ -28,6 +29,10 @@ export class Agent {
   private statsTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private sampleErrors = 0;
+  private readonly systemd: SdNotifier;
+  private ready = false;
+  private lastGoodTick = 0;
+  private notifyTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: AgentOptions,
@@ -35,6 +40,7 @@ export class Agent {
   ) {
     this.loaded = loaded;
     this.log = opts.log;
+    this.systemd = new SdNotifier(opts.log.child({ component: 'systemd' }));
   }
 
   start(): void {
@@ -86,11 +92,38 @@ export class Agent {
     this.ticker.start();
     this.statsTimer = setInterval(() => this.logStats(), STATS_EVERY_MS);
     this.statsTimer.unref();
+    // Keep-alives only while ticks keep coming: a wedged loop lets systemd's watchdog act.
+    const every = Math.min(this.systemd.watchdogEveryMs ?? 10_000, 10_000);
+    this.notifyTimer = setInterval(() => this.notifySystemd(), every);
+    this.notifyTimer.unref();
+  }
+
+  private notifySystemd(): void {
+    if (!this.ready) return;
+    const healthy = Date.now() - this.lastGoodTick <= 3 * this.loaded.resolved.tickMs + 1000;
+    const fields: Record<string, string> = { STATUS: this.statusLine() };
+    if (healthy && this.systemd.watchdogEveryMs !== undefined) fields.WATCHDOG = '1';
+    this.systemd.notify(fields);
+  }
+
+  private statusLine(): string {
+    const s = this.store.stats();
+    const t = this.ticker.stats();
+    const where =
+      s.mode === 'direct'
+        ? 'writing to Redis'
+        : `Redis ${s.redis}, spooling (${s.spool.bytes} bytes)`;
+    return `${t.ticks} ticks, ${t.missed} missed; ${where}`;
   }
 
   private onTick(ts: number): void {
     try {
       this.store.append(this.sampler.collect(ts));
+      this.lastGoodTick = Date.now();
+      if (!this.ready) {
+        this.ready = true;
+        this.systemd.notify({ READY: '1', STATUS: this.statusLine() });
+      }
     } catch (err) {
       // A sampler bug must not stop the clock; it is counted and logged.
       this.sampleErrors++;
@@ -106,6 +139,15 @@ export class Agent {
 
   /** Re-reads the config; a bad one is reported and the running one kept. */
   reload(): void {
+    this.systemd.notify({ RELOADING: '1' });
+    try {
+      this.applyReload();
+    } finally {
+      this.systemd.notify({ READY: '1', STATUS: this.statusLine() });
+    }
+  }
+
+  private applyReload(): void {
     let next: LoadedConfig;
     try {
       next = loadConfig(this.opts.configFile === undefined ? {} : { file: this.opts.configFile });
@@ -128,8 +170,10 @@ export class Agent {
     this.stopping ??= (async () => {
       const t0 = Date.now();
       this.log.info('stopping', { signal });
+      this.systemd.notify({ STOPPING: '1', STATUS: `stopping on ${signal}` });
       this.ticker.stop();
       clearInterval(this.statsTimer);
+      clearInterval(this.notifyTimer);
       await this.store.close(SHUTDOWN_BUDGET_MS - 1000);
       this.sampler.close();
       await Promise.race([
