@@ -27,7 +27,7 @@ async function receiver(where: string): Promise<{ messages: string[]; child: Chi
   await new Promise<void>((resolve, reject) => {
     let buf = '';
     child.once('error', reject);
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
       buf += c;
       let i;
       while ((i = buf.indexOf('\n')) >= 0) {
