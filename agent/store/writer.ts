@@ -68,12 +68,17 @@ export class RedisWriter {
    */
   async sync(): Promise<void> {
     const keys = metaKeys(this.layout);
-    const [[, wm], [, names], [, oldLayout]] = (await this.redis
+    const res = await this.redis
       .pipeline()
       .get(keys.writtenUntil)
       .hkeys(keys.series)
       .get(keys.layout)
-      .exec()) as [[null, string | null], [null, string[]], [null, string | null]];
+      .exec();
+    const failed = res?.find(([err]) => err !== null);
+    if (!res || failed) throw failed?.[0] ?? new Error('redis pipeline returned nothing');
+    const wm = res[0]![1] as string | null;
+    const names = res[1]![1] as string[];
+    const oldLayout = res[2]![1] as string | null;
     const descriptor = layoutDescriptor(this.layout);
     if (oldLayout !== descriptor) {
       if (oldLayout !== null)
@@ -83,7 +88,19 @@ export class RedisWriter {
         });
       await this.redis.set(keys.layout, descriptor);
     }
+    const previous = this.watermark;
     this.watermark = wm === null ? -1 : Number(wm);
+    if (this.watermark < previous) {
+      // Redis came back with less than we had written: restarted empty, or from an old dump.
+      this.log.error(
+        'Redis lost data this agent had written (restarted without persistence, or rolled back)',
+        {
+          redis_written_until: this.watermark,
+          agent_written_until: previous,
+        },
+      );
+      await this.redis.hincrby(keys.losses, 'redis_data_lost', 1);
+    }
     this.registered = new Set(names);
     this.known.clear();
     this.aggregator = new RollupAggregator(this.layout.rollups);
@@ -155,7 +172,8 @@ export class RedisWriter {
       offset,
       tier.width,
       tier.width * tier.chunkSlots,
-      check ? String(chunkExpiresAt(tier, chunk)) : '',
+      String(chunkExpiresAt(tier, chunk)),
+      check ? '1' : '',
       this.join(names),
       data,
     );

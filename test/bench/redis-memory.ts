@@ -22,8 +22,12 @@ export async function measureRedisMemory(): Promise<void> {
     const names = ['bench.series'];
     // Enough ticks to fill one chunk of every tier: 5m × 360 = 30 h at 1 s. Write them in
     // batches of synthetic time (the script does not care about the wall clock).
-    const start = Math.ceil(1_700_000_000_000 / (300_000 * 360)) * 300_000 * 360;
-    const ticks = 300 * 360 + 300;
+    // Ticks from the start of a 5-minute chunk (30 h) until a minute ago, so every tier has a
+    // complete chunk still inside its retention (chunks past it are not written).
+    const c5 = 300_000 * 360;
+    const end = Date.now() - 60_000;
+    const start = Math.floor((end - c5 - 3_600_000) / c5) * c5;
+    const ticks = Math.floor((end - start) / 1000);
     for (let i = 0; i < ticks; i++) {
       await writer.write({
         kind: 'tick',
@@ -43,7 +47,8 @@ export async function measureRedisMemory(): Promise<void> {
     console.log('|---|---|---|---|---|');
     let perSeries = 0;
     for (const tier of [layout.raw, ...layout.rollups]) {
-      const key = chunkKey(layout, tier, names[0]!, Math.floor(start / tier.chunkMs));
+      // The newest complete chunk of the tier.
+      const key = chunkKey(layout, tier, names[0]!, Math.floor(end / tier.chunkMs) - 1);
       const bytes = Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
       // A chunk lives until its last slot is older than the retention: retention/span + 1 chunks.
       const kept = Math.ceil(tier.retentionMs / tier.chunkMs) + 1;

@@ -19,7 +19,9 @@ import { startRedis, tempDir, type RedisServer } from '../../helpers/servers.js'
 
 const quiet = new Logger({ level: 'error', sink: { write: () => true } });
 const SERIES = ['cpu.busy_pct', 'mem.available_bytes', 'net.eth0.rx_bytes_per_s'];
-const BASE = 1_700_000_000_000; // a multiple of 5 minutes
+// Recent enough that every chunk written is inside its retention (older ones are not written),
+// a multiple of 5 minutes, and far enough back that the longest test (3,000 ticks) ends in the past.
+const BASE = Math.floor((Date.now() - 55 * 60_000) / 300_000) * 300_000;
 const tiers = [
   { name: '10s', stepMs: 10_000, retentionMs: 86_400_000 },
   { name: '1m', stepMs: 60_000, retentionMs: 8 * 86_400_000 },
@@ -416,6 +418,36 @@ test('a Redis restarted empty gets the layout and series registry back with the 
     await store.close(1000);
     redis.disconnect();
     await volatile.stop();
+    tmp.remove();
+  }
+});
+
+test('every chunk key gets an expiry: series missing on a chunk’s first write, and replays past retention', async () => {
+  const tmp = tempDir('store');
+  const r = rig(tmp.dir, 'ttl');
+  try {
+    await r.redis.connect();
+    // Two days old (raw and 10 s rollups already past retention), then recent ticks in
+    // which the first series is missing at first, as a rate is on its first reading.
+    const old = BASE - 2 * 86_400_000;
+    r.store.append({ ts: old, series: SERIES, values: Float64Array.of(1, 2, 3) });
+    for (let i = 0; i < 40; i++) {
+      const s = sample(i);
+      if (i < 3) s.values[0] = NaN;
+      r.store.append(s);
+    }
+    await waitFor('written', () => r.store.stats().writtenUntil === BASE + 39_000);
+    const keys = await r.redis.keys('t:ttl:r*');
+    assert.ok(keys.length > 0);
+    for (const key of keys) assert.ok((await r.redis.pttl(key)) > 0, `${key} has an expiry`);
+    const oldChunk = Math.floor(old / r.layout.raw.chunkMs);
+    assert.equal(
+      await r.redis.exists(`t:ttl:raw:1s:cpu.busy_pct:${oldChunk}`),
+      0,
+      'nothing written past its retention',
+    );
+  } finally {
+    await r.close();
     tmp.remove();
   }
 });
