@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig, redactConfig } from '../config/index.js';
 import { parse, UsageError } from './args.js';
 
 export const configUsage = `usage:
@@ -45,8 +45,8 @@ export function configCommand(argv: string[]): number {
       const loaded = loadConfig(file === undefined ? {} : { file });
       process.stdout.write(
         values.json
-          ? JSON.stringify(loaded.config, null, 2) + '\n'
-          : `# effective config from ${loaded.file ?? 'defaults'}\n${stringify(loaded.config)}`,
+          ? JSON.stringify(redactConfig(loaded.config), null, 2) + '\n'
+          : `# effective config from ${loaded.file ?? 'defaults'}\n${stringify(redactConfig(loaded.config))}`,
       );
       return 0;
     } catch (err) {

@@ -9,6 +9,12 @@ export type {
   StoreConfig,
   RollupTierConfig,
 } from './schema.generated.js';
-export { loadConfig, defaultConfigPath, ConfigError, type LoadedConfig } from './load.js';
+export {
+  loadConfig,
+  defaultConfigPath,
+  redactConfig,
+  ConfigError,
+  type LoadedConfig,
+} from './load.js';
 export { restartKeysChanged } from './restart.js';
 export { resolveConfig, type ResolvedConfig, type RollupTier } from './resolve.js';

@@ -4,7 +4,7 @@ import type { YAMLParseError } from 'yaml';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { packageRoot } from '../shared/paths.js';
 import { configSchema, describeSchemaError } from './schema.js';
-import { resolveConfig, type ResolvedConfig } from './resolve.js';
+import { redactPassword, resolveConfig, type ResolvedConfig } from './resolve.js';
 import type { SpikecapConfig } from './schema.generated.js';
 
 /** Thrown when a config cannot be used; `problems` holds one `path: what was wrong` per line. */
@@ -83,6 +83,11 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   const config = raw;
   const baseDir = usedFile ? path.dirname(usedFile) : process.cwd();
   const resolved = resolveConfig(config, baseDir, problems);
+  // TLS files, like every path in the config, are relative to the config file.
+  const tls = config.redis.tls;
+  if (tls)
+    for (const k of ['ca', 'cert', 'key'] as const)
+      if (tls[k] !== undefined) tls[k] = path.resolve(baseDir, tls[k]);
   if (problems.length) throw new ConfigError(usedFile, problems);
   return { config, resolved, file: usedFile, envOverrides };
 }
@@ -123,13 +128,16 @@ function applyEnv(
       problems.push(`${name}: cannot be mapped to a config key (empty level)`);
       continue;
     }
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(value);
-    } catch {
-      parsed = value;
+    // Keys the schema types as strings take the text as it is (a password "123456" stays a
+    // string); others are read as YAML, so numbers, booleans and lists work.
+    let parsed: unknown = value;
+    if (schemaTypeAt(keys) !== 'string') {
+      try {
+        parsed = parseYaml(value) ?? value;
+      } catch {
+        parsed = value;
+      }
     }
-    if (parsed === null) parsed = value;
     let node = target;
     for (const key of keys.slice(0, -1)) {
       const next = node[key];
@@ -145,4 +153,19 @@ function applyEnv(
     applied.push({ variable: name, path: keys.join('.') });
   }
   return applied;
+}
+
+function schemaTypeAt(keys: string[]): unknown {
+  let node: Record<string, unknown> | undefined = configSchema().schema;
+  for (const k of keys)
+    node = (node?.properties as Record<string, Record<string, unknown>> | undefined)?.[k];
+  return node?.type;
+}
+
+/** The config with secrets masked, for printing. */
+export function redactConfig(config: SpikecapConfig): SpikecapConfig {
+  const copy = structuredClone(config);
+  if (copy.redis.password !== undefined) copy.redis.password = '***';
+  copy.redis.url = redactPassword(copy.redis.url);
+  return copy;
 }

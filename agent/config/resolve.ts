@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../shared/duration.js';
 import type { SpikecapConfig } from './schema.generated.js';
@@ -81,6 +82,17 @@ export function resolveConfig(
       `store.raw_retention: expected at least twice the largest rollup step (${(2 * maxStep) / 1000}s), got "${c.store.raw_retention}"`,
     );
   }
+  if (rawRetentionMs < tickMs)
+    problems.push(
+      `store.raw_retention: expected at least sampler.interval, got "${c.store.raw_retention}"`,
+    );
+  checkRedis(c, baseDir, problems);
+  const connectMs = ms('redis.connect_timeout', c.redis.connect_timeout);
+  const commandMs = ms('redis.command_timeout', c.redis.command_timeout);
+  if (connectMs === 0) problems.push('redis.connect_timeout: must be greater than zero');
+  // 0 would disable the timeout, and a hung Redis would stall the spool's drain for good.
+  if (commandMs === 0) problems.push('redis.command_timeout: must be greater than zero');
+
   const stateDir = path.resolve(baseDir, c.state_dir);
   return {
     nodeName: c.node.name || hostname().split('.')[0] || 'node',
@@ -91,11 +103,51 @@ export function resolveConfig(
     tickMs,
     rawRetentionMs,
     tiers,
-    redisConnectTimeoutMs: ms('redis.connect_timeout', c.redis.connect_timeout),
-    redisCommandTimeoutMs: ms('redis.command_timeout', c.redis.command_timeout),
+    redisConnectTimeoutMs: connectMs,
+    redisCommandTimeoutMs: commandMs,
     spoolSegmentBytes: Math.max(
       4096,
       Math.min(c.store.spool.segment_bytes, Math.floor(c.store.spool.max_bytes / 4)),
     ),
   };
+}
+
+/** What `new URL` and the connection would reject later, reported now with its path. */
+function checkRedis(c: SpikecapConfig, baseDir: string, problems: string[]): void {
+  let url: URL;
+  try {
+    url = new URL(c.redis.url);
+  } catch {
+    problems.push(`redis.url: not a valid URL: "${redactPassword(c.redis.url)}"`);
+    return;
+  }
+  if (url.protocol === 'unix:') {
+    if (!url.pathname || url.pathname === '/')
+      problems.push(
+        'redis.url: unix:// URL needs a socket path, e.g. unix:///run/redis/redis.sock',
+      );
+    const db = url.searchParams.get('db');
+    if (db !== null && !isDbIndex(db))
+      problems.push(`redis.url: expected ?db=0 to 15, got "${db}"`);
+  } else {
+    const db = url.pathname.replace(/^\//, '');
+    if (db !== '' && !isDbIndex(db))
+      problems.push(`redis.url: expected a database index 0 to 15 after the host, got "/${db}"`);
+  }
+  if (c.redis.tls && url.protocol !== 'rediss:')
+    problems.push('redis.tls: set, but redis.url is not a rediss:// URL');
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const f = c.redis.tls?.[k];
+    if (f !== undefined && !existsSync(path.resolve(baseDir, f)))
+      problems.push(`redis.tls.${k}: file not found: ${path.resolve(baseDir, f)}`);
+  }
+}
+
+function isDbIndex(text: string): boolean {
+  return /^[0-9]+$/.test(text) && Number(text) <= 15;
+}
+
+/** `redis://u:secret@h` → `redis://u:***@h`, for messages. */
+export function redactPassword(text: string): string {
+  return text.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }

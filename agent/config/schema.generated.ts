@@ -165,7 +165,7 @@ raw_retention: string
  */
 rollups: []|[RollupTierConfig]|[RollupTierConfig, RollupTierConfig]|[RollupTierConfig, RollupTierConfig, RollupTierConfig]|[RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig]|[RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig]|[RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig]|[RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig]|[RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig, RollupTierConfig]
 /**
- * Ticks held in memory while a write to Redis is in flight; beyond this, or as soon as Redis is unreachable, ticks go to the on-disk spool.
+ * Ticks held in memory while a write to Redis is in flight (the tick being written counts). One more arriving, or Redis becoming unreachable, sends them all to the on-disk spool, so a kill -9 loses at most this many.
  */
 queue_ticks: number
 spool: SpoolConfig
@@ -184,7 +184,7 @@ dir: string
  */
 max_bytes: number
 /**
- * Size at which a spool segment file is closed and a new one started.
+ * Size at which a spool segment file is closed and a new one started; at most a quarter of max_bytes is used, whatever is set here.
  */
 segment_bytes: number
 }

@@ -36,7 +36,8 @@ export function dottedPath(pointer: string): string {
 export function describeSchemaError(e: ErrorObject): string {
   const at = dottedPath(e.instancePath);
   const prefix = (key: string): string => (at === '' ? key : `${at}.${key}`);
-  const got = `got ${show(e.data)}`;
+  const secret = /password/i.test(at);
+  const got = secret ? 'got a value (hidden)' : `got ${show(e.data)}`;
   const parent = e.parentSchema as Record<string, unknown> | undefined;
   switch (e.keyword) {
     case 'additionalProperties': {

@@ -21,6 +21,8 @@ const STATS_EVERY_MS = 60_000;
 
 export class Agent {
   private loaded: LoadedConfig;
+  /** The config the process started with: restart-only keys keep these values until a restart. */
+  private readonly started: LoadedConfig;
   private readonly log: Logger;
   private redis!: Redis;
   private store!: Store;
@@ -39,6 +41,7 @@ export class Agent {
     loaded: LoadedConfig,
   ) {
     this.loaded = loaded;
+    this.started = loaded;
     this.log = opts.log;
     this.systemd = new SdNotifier(opts.log.child({ component: 'systemd' }));
   }
@@ -100,7 +103,7 @@ export class Agent {
 
   private notifySystemd(): void {
     if (!this.ready) return;
-    const healthy = Date.now() - this.lastGoodTick <= 3 * this.loaded.resolved.tickMs + 1000;
+    const healthy = Date.now() - this.lastGoodTick <= 3 * this.started.resolved.tickMs + 1000;
     const fields: Record<string, string> = { STATUS: this.statusLine() };
     if (healthy && this.systemd.watchdogEveryMs !== undefined) fields.WATCHDOG = '1';
     this.systemd.notify(fields);
@@ -156,7 +159,7 @@ export class Agent {
       this.log.error('config reload failed; keeping the running config', { problems });
       return;
     }
-    const needRestart = restartKeysChanged(this.loaded.config, next.config);
+    const needRestart = restartKeysChanged(this.started.config, next.config);
     this.loaded = { ...next, config: { ...next.config } };
     this.log.configure(next.config.log.level, next.config.log.format);
     this.sampler.reconfigure(this.samplerOptions());
@@ -206,6 +209,9 @@ export class Agent {
       dropped_ticks: s.spool.droppedTicks,
       bad_spool_records: s.spool.badRecords,
       sample_errors: this.sampleErrors,
+      rejected_ticks: s.rejectedTicks,
+      spool_failed_ticks: s.spoolFailedTicks,
+      clock_backwards: t.clockBackwards,
     };
   }
 

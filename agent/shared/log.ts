@@ -15,32 +15,38 @@ export interface LoggerOptions {
   sink?: { write(line: string): unknown; isTTY?: boolean };
 }
 
+/** What a logger and all its children share, so a reload reaches every component. */
+interface LogState {
+  threshold: number;
+  json: boolean;
+  readonly sink: { write(line: string): unknown; isTTY?: boolean };
+}
+
 export class Logger {
-  private threshold: number;
-  private json: boolean;
-  private readonly sink: { write(line: string): unknown; isTTY?: boolean };
+  private readonly state: LogState;
 
   constructor(
     opts: LoggerOptions = {},
     private readonly bound: LogFields = {},
+    shared?: LogState,
   ) {
-    this.sink = opts.sink ?? process.stdout;
-    this.threshold = LEVELS[opts.level ?? 'info'];
-    this.json = resolveJson(opts.format ?? 'auto', this.sink);
+    const sink = opts.sink ?? process.stdout;
+    this.state = shared ?? {
+      sink,
+      threshold: LEVELS[opts.level ?? 'info'],
+      json: resolveJson(opts.format ?? 'auto', sink),
+    };
   }
 
-  /** Changes level and format in place (SIGHUP reload); children share nothing, so call on each. */
+  /** Changes level and format (SIGHUP reload), for this logger and every child of it. */
   configure(level: LogLevel, format: LogFormat): void {
-    this.threshold = LEVELS[level];
-    this.json = resolveJson(format, this.sink);
+    this.state.threshold = LEVELS[level];
+    this.state.json = resolveJson(format, this.state.sink);
   }
 
   /** A logger that adds `fields` to every line, e.g. `{ component: 'store' }`. */
   child(fields: LogFields): Logger {
-    const child = new Logger({ sink: this.sink }, { ...this.bound, ...fields });
-    child.threshold = this.threshold;
-    child.json = this.json;
-    return child;
+    return new Logger({}, { ...this.bound, ...fields }, this.state);
   }
 
   debug(msg: string, fields?: LogFields): void {
@@ -57,15 +63,15 @@ export class Logger {
   }
 
   isEnabled(level: LogLevel): boolean {
-    return LEVELS[level] >= this.threshold;
+    return LEVELS[level] >= this.state.threshold;
   }
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
-    if (LEVELS[level] < this.threshold) return;
+    if (LEVELS[level] < this.state.threshold) return;
     const all: LogFields = { ...this.bound, ...fields };
     if (all.err instanceof Error) all.err = describeError(all.err);
-    if (this.json) {
-      this.sink.write(
+    if (this.state.json) {
+      this.state.sink.write(
         JSON.stringify({ time: new Date().toISOString(), level, msg, ...all }) + '\n',
       );
     } else {
@@ -73,7 +79,7 @@ export class Logger {
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ');
       const time = new Date().toISOString().slice(11, 23);
-      this.sink.write(
+      this.state.sink.write(
         `${time} ${level.toUpperCase().padEnd(5)} ${msg}${extras ? '  ' + extras : ''}\n`,
       );
     }
@@ -102,8 +108,10 @@ export class RateLimitedLog {
     private readonly log: Logger,
     private readonly perInterval = 5,
     private readonly intervalMs = 60_000,
+    private readonly level: 'warn' | 'error' = 'warn',
   ) {}
 
+  /** Logs at the level given to the constructor (warn unless told otherwise). */
   warn(msg: string, fields?: LogFields, now = Date.now()): void {
     if (now - this.windowStart >= this.intervalMs) {
       if (this.suppressed > 0)
@@ -114,7 +122,7 @@ export class RateLimitedLog {
     }
     if (this.count < this.perInterval) {
       this.count++;
-      this.log.warn(msg, fields);
+      this.log[this.level](msg, fields);
     } else {
       this.suppressed++;
     }

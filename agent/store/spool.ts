@@ -151,10 +151,18 @@ export class Spool {
 
   /** Deletes a segment whose records are all in Redis. */
   removeSegment(file: string): void {
+    this.forgetSegment(file);
+    try {
+      unlinkSync(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
+  /** Stops tracking a segment (gone or unreadable) without touching the file. */
+  forgetSegment(file: string): void {
     const i = this.closed.findIndex((s) => s.file === file);
-    if (i < 0) return;
-    unlinkSync(file);
-    this.closed.splice(i, 1);
+    if (i >= 0) this.closed.splice(i, 1);
   }
 
   close(): void {

@@ -37,6 +37,8 @@ export interface StoreStats {
   duplicates: number;
   replayed: number;
   writeFailures: number;
+  rejectedTicks: number;
+  spoolFailedTicks: number;
   /** Redis round-trip time of tick writes, ms, over the last 1024 writes. */
   writeLatencyMs: { p50: number; p99: number; max: number; n: number };
   writtenUntil: number;
@@ -55,6 +57,7 @@ export class Store extends EventEmitter<StoreEvents> {
   private readonly spool: Spool;
   private readonly log: Logger;
   private readonly warnLimited: RateLimitedLog;
+  private readonly errorLimited: RateLimitedLog;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -63,13 +66,23 @@ export class Store extends EventEmitter<StoreEvents> {
   private reportedDropped = 0;
   private readonly latencies = new Float64Array(1024);
   private latencyCount = 0;
-  private readonly counters = { written: 0, duplicates: 0, replayed: 0, writeFailures: 0 };
+  private readonly counters = {
+    written: 0,
+    duplicates: 0,
+    replayed: 0,
+    writeFailures: 0,
+    /** Fresh ticks refused because Redis already had newer data (a loss). */
+    rejectedTicks: 0,
+    /** Ticks lost because the spool could not be written (disk full, read-only, I/O error). */
+    spoolFailedTicks: 0,
+  };
 
   constructor(private readonly opts: StoreOptions) {
     super();
     this.spool = opts.spool;
     this.log = opts.log;
     this.warnLimited = new RateLimitedLog(opts.log, 3, 60_000);
+    this.errorLimited = new RateLimitedLog(opts.log, 3, 60_000, 'error');
     this.writer = new RedisWriter(opts.redis, opts.layout, opts.log, opts.metaOf, (b) =>
       this.emit('rollup', b),
     );
@@ -103,7 +116,7 @@ export class Store extends EventEmitter<StoreEvents> {
     if (this.mode === 'direct' && this.opts.redis.status !== 'ready')
       this.toSpool('redis not ready');
     if (this.mode === 'spool') {
-      this.spool.append(rec);
+      this.toDisk(rec);
     } else {
       this.queue.push(rec);
       if (this.queue.length > this.opts.queueTicks)
@@ -153,12 +166,22 @@ export class Store extends EventEmitter<StoreEvents> {
   private toSpool(reason: string): void {
     if (this.mode === 'spool') return;
     this.generation++;
-    for (const rec of this.queue) this.spool.append(rec);
+    for (const rec of this.queue) this.toDisk(rec);
     const moved = this.queue.length;
     this.queue = [];
     this.mode = 'spool';
     this.log.warn('samples now go to the spool until Redis catches up', { reason, moved });
     this.emit('mode', 'spool', reason);
+  }
+
+  /** Appends to the spool; a disk that refuses (full, read-only, failing) costs the tick, counted. */
+  private toDisk(rec: StoreRecord): void {
+    try {
+      this.spool.append(rec);
+    } catch (err) {
+      this.counters.spoolFailedTicks += rec.kind === 'tick' ? 1 : rec.ticks;
+      this.errorLimited.warn('cannot write to the spool; tick lost', { ts: rec.ts, err });
+    }
   }
 
   private poke(): void {
@@ -191,7 +214,16 @@ export class Store extends EventEmitter<StoreEvents> {
             continue;
           }
           const gen = this.generation;
-          await this.writeTimed(rec);
+          if ((await this.writeTimed(rec)) === 'duplicate') {
+            // A fresh tick that Redis already has a newer one than: the clock stepped back,
+            // or another agent writes under this node's name. Either way this tick is lost.
+            this.counters.rejectedTicks++;
+            this.errorLimited.warn('tick rejected: Redis already holds newer data for this node', {
+              ts: rec.ts,
+              written_until: this.writer.writtenUntil,
+              hint: 'clock stepped back, or another agent uses the same node.name',
+            });
+          }
           if (gen === this.generation) this.queue.shift();
         } else if (this.opts.redis.status !== 'ready') {
           await this.sleep(1000);
@@ -233,7 +265,15 @@ export class Store extends EventEmitter<StoreEvents> {
       this.emit('mode', 'direct', 'spool empty');
       return;
     }
-    const records = this.spool.readSegment(file);
+    let records: StoreRecord[];
+    try {
+      records = this.spool.readSegment(file);
+    } catch (err) {
+      // Unreadable (deleted under us, I/O error): give it up, loudly, rather than stall here.
+      this.errorLimited.warn('spool segment unreadable; skipping it', { file, err });
+      this.spool.forgetSegment(file);
+      return;
+    }
     let shed = 0;
     for (const rec of records) {
       if ((await this.writeTimed(rec)) !== 'written') continue;

@@ -451,3 +451,19 @@ test('every chunk key gets an expiry: series missing on a chunk’s first write,
     tmp.remove();
   }
 });
+
+test('a fresh tick older than what Redis holds (clock stepped back) is counted as rejected', async () => {
+  const tmp = tempDir('store');
+  const r = rig(tmp.dir, 'backwards');
+  try {
+    await r.redis.connect();
+    r.store.append(sample(10));
+    await waitFor('written', () => r.store.stats().writtenUntil === BASE + 10_000);
+    r.store.append(sample(5));
+    await waitFor('rejected', () => r.store.stats().rejectedTicks === 1);
+    assert.equal(r.store.stats().written, 1);
+  } finally {
+    await r.close();
+    tmp.remove();
+  }
+});

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, restartKeysChanged } from '../../../agent/config/index.js';
+import {
+  ConfigError,
+  loadConfig,
+  redactConfig,
+  restartKeysChanged,
+} from '../../../agent/config/index.js';
 import { tempDir } from '../../helpers/servers.js';
 
 function withFile(text: string, fn: (file: string) => void): void {
@@ -162,4 +167,45 @@ test('keys that need a restart are named when they change', () => {
     }).config;
     assert.deepEqual(restartKeysChanged(a, b).sort(), ['redis.url', 'sampler.interval']);
   });
+});
+
+test('string keys from the environment are taken as they are; secrets stay out of messages and prints', () => {
+  withFile('', (file) => {
+    const { config } = loadConfig({
+      file,
+      env: { SPIKECAP_REDIS__PASSWORD: '123456', SPIKECAP_NODE__NAME: '0x1F' },
+    });
+    assert.equal(config.redis.password, '123456');
+    assert.equal(config.node.name, '0x1F');
+    const printed = redactConfig(config);
+    assert.equal(printed.redis.password, '***');
+    assert.equal(config.redis.password, '123456', 'the running config is untouched');
+    assert.equal(
+      redactConfig({ ...config, redis: { ...config.redis, url: 'redis://u:pw@h:1/0' } }).redis.url,
+      'redis://u:***@h:1/0',
+    );
+  });
+  const p = problems('redis: { password: [1, 2] }\n');
+  assert.deepEqual(p, ['redis.password: expected string, got a value (hidden)']);
+});
+
+test('what the connection would reject is caught by the check, with its path', () => {
+  const p = problems(`
+redis:
+  url: "redis://127.0.0.1:6379/99"
+  command_timeout: 0s
+  tls: { ca: ./missing-ca.pem }
+`);
+  assert.ok(
+    p.includes('redis.url: expected a database index 0 to 15 after the host, got "/99"'),
+    p.join('\n'),
+  );
+  assert.ok(p.includes('redis.command_timeout: must be greater than zero'), p.join('\n'));
+  assert.ok(p.includes('redis.tls: set, but redis.url is not a rediss:// URL'), p.join('\n'));
+  assert.ok(
+    p.some((l) => l.startsWith('redis.tls.ca: file not found: ')),
+    p.join('\n'),
+  );
+  const bad = problems('redis: { url: "redis://u:secret@127.0.0.1:abc/0" }\n');
+  assert.deepEqual(bad, ['redis.url: not a valid URL: "redis://u:***@127.0.0.1:abc/0"']);
 });
