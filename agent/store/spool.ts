@@ -59,12 +59,18 @@ interface Segment {
   seq: number;
   file: string;
   bytes: number;
+  /** Holds only rollup summaries: nothing left to shed. */
+  summarised?: boolean;
+  /** Its bad records were already counted (a segment may be read more than once). */
+  counted?: boolean;
 }
 
 export class Spool {
   private readonly closed: Segment[] = [];
   private active: (Segment & { fd: number; dicts: Map<readonly string[], number> }) | undefined;
   private nextSeq = 1;
+  /** The segment being replayed: never rewritten or dropped under the reader. */
+  private pinned: string | undefined;
   private readonly counters = { appended: 0, badRecords: 0, shedTicks: 0, droppedTicks: 0 };
 
   private constructor(private readonly opts: SpoolOptions) {}
@@ -135,10 +141,19 @@ export class Spool {
     return this.closed[0]?.file;
   }
 
-  /** Every readable record of a segment, in order; bad ones are counted and skipped. */
+  /**
+   * Every readable record of a segment, in order, for replay; bad ones are counted (once per
+   * segment) and skipped. The segment is pinned against shedding until it is removed.
+   */
   readSegment(file: string): StoreRecord[] {
+    this.pinned = file;
+    return this.read(file);
+  }
+
+  private read(file: string): StoreRecord[] {
     const { records, bad } = decodeSegment(readFileSync(file));
-    if (bad > 0) {
+    const seg = this.closed.find((x) => x.file === file);
+    if (bad > 0 && !seg?.counted) {
       this.counters.badRecords += bad;
       this.opts.log.warn('spool segment has bad records; skipped them and kept the rest', {
         file,
@@ -146,6 +161,7 @@ export class Spool {
         good: records.length,
       });
     }
+    if (seg) seg.counted = true;
     return records;
   }
 
@@ -163,6 +179,7 @@ export class Spool {
   forgetSegment(file: string): void {
     const i = this.closed.findIndex((s) => s.file === file);
     if (i >= 0) this.closed.splice(i, 1);
+    if (this.pinned === file) this.pinned = undefined;
   }
 
   close(): void {
@@ -199,11 +216,15 @@ export class Spool {
   private shed(): void {
     const log = this.opts.log;
     if (this.closed.length === 0) this.rotate();
-    for (const seg of this.closed) {
+    for (const seg of [...this.closed]) {
       if (this.bytes <= this.opts.maxBytes) return;
-      const records = this.readSegment(seg.file);
+      if (seg.summarised || seg.file === this.pinned) continue;
+      const records = this.read(seg.file);
       const ticks = records.filter((r): r is TickRecord => r.kind === 'tick');
-      if (ticks.length === 0) continue;
+      if (ticks.length === 0) {
+        seg.summarised = true;
+        continue;
+      }
       const kept: StoreRecord[] = [];
       // Keep record order: summaries of a run of ticks go where the run was.
       let run: TickRecord[] = [];
@@ -220,7 +241,16 @@ export class Spool {
       }
       flush();
       const before = seg.bytes;
-      seg.bytes = rewriteSegment(seg.file, kept);
+      const summary = encodeSegment(kept);
+      if (summary.length >= before) {
+        // Too few ticks per rollup bucket for a summary to be smaller (a long interval, or
+        // no rollup tiers): summarising would grow the spool, so the segment goes whole.
+        this.drop(seg, records);
+        continue;
+      }
+      replaceFile(seg.file, summary);
+      seg.bytes = summary.length;
+      seg.summarised = true;
       this.counters.shedTicks += ticks.length;
       log.error('spool full: shed raw samples, kept their rollups', {
         file: seg.file,
@@ -232,23 +262,26 @@ export class Spool {
         max_bytes: this.opts.maxBytes,
       });
     }
-    while (this.bytes > this.opts.maxBytes && this.closed.length > 0) {
-      const seg = this.closed[0]!;
-      const records = this.readSegment(seg.file);
-      const lost = records.reduce((n, r) => n + (r.kind === 'tick' ? 1 : r.ticks), 0);
-      this.counters.droppedTicks += lost;
-      this.removeSegment(seg.file);
-      log.error('spool full of rollup summaries: dropped the oldest segment', {
-        file: seg.file,
-        ticks: lost,
-        from: records[0]?.ts,
-        to: records[records.length - 1]?.ts,
-      });
+    for (const seg of [...this.closed]) {
+      if (this.bytes <= this.opts.maxBytes) return;
+      if (seg.file !== this.pinned) this.drop(seg, this.read(seg.file));
     }
+  }
+
+  private drop(seg: Segment, records: StoreRecord[]): void {
+    const lost = records.reduce((n, r) => n + (r.kind === 'tick' ? 1 : r.ticks), 0);
+    this.counters.droppedTicks += lost;
+    this.removeSegment(seg.file);
+    this.opts.log.error('spool full: dropped the oldest segment', {
+      file: seg.file,
+      ticks: lost,
+      from: records[0]?.ts,
+      to: records[records.length - 1]?.ts,
+    });
   }
 }
 
-function rewriteSegment(file: string, records: StoreRecord[]): number {
+function encodeSegment(records: StoreRecord[]): Buffer {
   const dicts = new Map<readonly string[], number>();
   const parts: Buffer[] = [];
   for (const r of records) {
@@ -265,13 +298,16 @@ function rewriteSegment(file: string, records: StoreRecord[]): number {
       ),
     );
   }
-  const buf = Buffer.concat(parts);
+  return Buffer.concat(parts);
+}
+
+/** Write-then-rename: a crash leaves the old file or the new one, never half of either. */
+function replaceFile(file: string, buf: Buffer): void {
   const tmp = `${file}.tmp`;
   const fd = openSync(tmp, 'w', 0o640);
   writeSync(fd, buf);
   closeSync(fd);
   renameSync(tmp, file);
-  return buf.length;
 }
 
 function frame(type: number, payload: Buffer): Buffer {

@@ -127,3 +127,30 @@ test('a full spool sheds the oldest raw ticks into rollup summaries and counts t
     tmp.remove();
   }
 });
+
+test('when summaries would not be smaller (one tick per bucket), a full spool drops whole segments, counted', () => {
+  const tmp = tempDir('spool');
+  try {
+    const many = Array.from({ length: 200 }, (_, i) => `s${i}`);
+    // shedStepMs equal to the tick: one summary per tick, larger than the tick itself.
+    const spool = Spool.open({
+      dir: tmp.dir,
+      maxBytes: 65536,
+      segmentBytes: 16384,
+      shedStepMs: 1000,
+      log: quiet,
+    });
+    const n = 150;
+    for (let i = 0; i < n; i++) spool.append(tick(1000 * i, many));
+    const st = spool.stats();
+    assert.ok(st.bytes <= 65536, `bytes ${st.bytes} within the cap`);
+    assert.equal(st.shedTicks, 0, 'nothing summarised');
+    assert.ok(st.droppedTicks > 0, 'whole segments dropped');
+    const recs = drain(spool);
+    assert.ok(recs.every((r) => r.kind === 'tick'));
+    assert.equal(recs.length + st.droppedTicks, n);
+    assert.equal(recs[0]!.ts, st.droppedTicks * 1000, 'the oldest went first');
+  } finally {
+    tmp.remove();
+  }
+});
