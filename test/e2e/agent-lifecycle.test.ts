@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { makeLayout, querySeries } from '../../agent/store/index.js';
-import { runCli, runCliToEnd, writeAgentConfig } from '../helpers/agent.js';
+import { runCli, runCliToEnd, writeAgentConfig, killAll } from '../helpers/agent.js';
 import { startRedis, tempDir, type RedisServer } from '../helpers/servers.js';
 
 const layoutOf = (node: string) =>
@@ -24,6 +24,7 @@ before(async () => {
   redis = await startRedis({ persist: true });
 });
 after(async () => {
+  killAll();
   await redis.stop();
 });
 
@@ -88,7 +89,7 @@ test('SIGHUP reloads and names restart-only keys; SIGTERM flushes and exits 0 wi
     await sleep(2500);
     writeFileSync(
       file,
-      readFileSync(file, 'utf8').replace('connect_timeout: 500ms', 'connect_timeout: 600ms') +
+      readFileSync(file, 'utf8').replace('level: debug', 'level: info') +
         'sampler: { interval: 2s }\n',
     );
     agent.child.kill('SIGHUP');

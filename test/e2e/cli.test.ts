@@ -1,7 +1,7 @@
 /** The spikecap command as an operator uses it: help, config, and reading stored series back. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { runCli, runCliToEnd, writeAgentConfig } from '../helpers/agent.js';
+import { runCli, runCliToEnd, writeAgentConfig, killAll } from '../helpers/agent.js';
 import { startRedis, tempDir, type RedisServer } from '../helpers/servers.js';
 
 let redis: RedisServer;
@@ -20,6 +20,7 @@ before(async () => {
 });
 
 after(async () => {
+  killAll();
   await redis.stop();
   tmp.remove();
 });

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadNative } from '../../agent/shared/native.js';
-import { runCli, writeAgentConfig } from '../helpers/agent.js';
+import { runCli, writeAgentConfig, killAll } from '../helpers/agent.js';
 import { startRedis, tempDir, type RedisServer } from '../helpers/servers.js';
 
 const RECEIVER = `
@@ -48,6 +48,7 @@ before(async () => {
   tmp = tempDir('notify');
 });
 after(async () => {
+  killAll();
   await redis.stop();
   tmp.remove();
 });

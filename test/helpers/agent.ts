@@ -36,11 +36,23 @@ ${extra}
   return file;
 }
 
+const children = new Set<ChildProcess>();
+
+/**
+ * Kills every CLI process a test started and that is still running: call it from `after()`,
+ * so a failed assertion cannot leave an agent behind that keeps the test file from exiting.
+ */
+export function killAll(): void {
+  for (const c of children) c.kill('SIGKILL');
+}
+
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const lines: string[] = [];
   const stderr: string[] = [];
   const waiters: { re: RegExp; resolve: (o: Record<string, unknown>) => void }[] = [];
