@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// (A 2 MB young generation: an edge daemon allocates little, and its RSS should stay small.)
 /** The `spikecap` executable: one binary, subcommands. Exit 0 ok, 1 failure, 2 bad usage or config. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

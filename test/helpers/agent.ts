@@ -47,7 +47,8 @@ export function killAll(): void {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  // The executable itself, as a user or systemd runs it (its shebang carries the node flags).
+  const child = spawn(CLI, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
