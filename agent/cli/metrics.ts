@@ -4,7 +4,7 @@ import {
   connectOnce,
   connectRedis,
   findTier,
-  globToRegExp,
+  seriesGlob,
   listSeries,
   querySeries,
   readLayout,
@@ -77,7 +77,7 @@ export async function metricsCommand(argv: string[]): Promise<number> {
 }
 
 async function list(conn: Conn, glob: string, json: boolean): Promise<number> {
-  const re = globToRegExp(glob);
+  const re = seriesGlob(glob);
   const all = [...(await listSeries(conn.redis, conn.layout))].filter(([n]) => re.test(n));
   if (json) process.stdout.write(JSON.stringify(all.map(([name, m]) => ({ name, ...m }))) + '\n');
   else for (const [name, m] of all) process.stdout.write(`${name}\t${m.unit}\n`);
@@ -183,7 +183,7 @@ function fmt(x: number | undefined): string {
 }
 
 async function tail(conn: Conn, glob: string, json: boolean): Promise<number> {
-  const re = globToRegExp(glob);
+  const re = seriesGlob(glob);
   let names: string[] = [];
   let units = new Map<string, string>();
   let last = (await writtenUntil(conn.redis, conn.layout)) ?? Date.now();

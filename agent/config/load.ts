@@ -4,7 +4,8 @@ import type { YAMLParseError } from 'yaml';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { packageRoot } from '../shared/paths.js';
 import { configSchema, describeSchemaError } from './schema.js';
-import { redactPassword, resolveConfig, type ResolvedConfig } from './resolve.js';
+import { redactUrl } from '../shared/redact.js';
+import { resolveConfig, type ResolvedConfig } from './resolve.js';
 import type { SpikecapConfig } from './schema.generated.js';
 
 /** Thrown when a config cannot be used; `problems` holds one `path: what was wrong` per line. */
@@ -166,6 +167,6 @@ function schemaTypeAt(keys: string[]): unknown {
 export function redactConfig(config: SpikecapConfig): SpikecapConfig {
   const copy = structuredClone(config);
   if (copy.redis.password !== undefined) copy.redis.password = '***';
-  copy.redis.url = redactPassword(copy.redis.url);
+  copy.redis.url = redactUrl(copy.redis.url);
   return copy;
 }

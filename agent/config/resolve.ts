@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../shared/duration.js';
+import { redactUrl } from '../shared/redact.js';
 import type { SpikecapConfig } from './schema.generated.js';
 
 export interface RollupTier {
@@ -118,7 +119,7 @@ function checkRedis(c: SpikecapConfig, baseDir: string, problems: string[]): voi
   try {
     url = new URL(c.redis.url);
   } catch {
-    problems.push(`redis.url: not a valid URL: "${redactPassword(c.redis.url)}"`);
+    problems.push(`redis.url: not a valid URL: "${redactUrl(c.redis.url)}"`);
     return;
   }
   if (url.protocol === 'unix:') {
@@ -145,9 +146,4 @@ function checkRedis(c: SpikecapConfig, baseDir: string, problems: string[]): voi
 
 function isDbIndex(text: string): boolean {
   return /^[0-9]+$/.test(text) && Number(text) <= 15;
-}
-
-/** `redis://u:secret@h` → `redis://u:***@h`, for messages. */
-export function redactPassword(text: string): string {
-  return text.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }

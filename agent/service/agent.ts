@@ -184,23 +184,19 @@ export class Agent {
         new Promise((r) => setTimeout(r, 500)),
       ]);
       this.redis.disconnect();
-      const s = this.store.stats();
-      this.log.info('stopped', {
-        ms: Date.now() - t0,
-        ...this.briefStats(),
-        tick_lag_ms: this.ticker.stats().lagMs,
-        write_ms: s.writeLatencyMs,
-      });
+      this.log.info('stopped', { ms: Date.now() - t0, ...this.counters() });
     })();
     return this.stopping;
   }
 
-  private briefStats(): Record<string, unknown> {
+  /** The counters an operator reads in the `stats` and `stopped` log lines. */
+  private counters(): Record<string, unknown> {
     const s = this.store.stats();
     const t = this.ticker.stats();
     return {
       ticks: t.ticks,
       missed_ticks: t.missed,
+      clock_backwards: t.clockBackwards,
       written: s.written,
       spooled: s.spool.appended,
       replayed: s.replayed,
@@ -208,36 +204,18 @@ export class Agent {
       shed_ticks: s.spool.shedTicks,
       dropped_ticks: s.spool.droppedTicks,
       bad_spool_records: s.spool.badRecords,
-      sample_errors: this.sampleErrors,
       rejected_ticks: s.rejectedTicks,
       spool_failed_ticks: s.spoolFailedTicks,
-      clock_backwards: t.clockBackwards,
-    };
-  }
-
-  private logStats(): void {
-    const s = this.store.stats();
-    const t = this.ticker.stats();
-    this.log.info('stats', {
-      ...this.briefStats(),
+      sample_errors: this.sampleErrors,
       mode: s.mode,
       redis: s.redis,
       tick_lag_ms: t.lagMs,
       write_ms: s.writeLatencyMs,
-    });
+    };
   }
 
-  /** Snapshot for status output and tests. */
-  stats(): {
-    ticker: ReturnType<Ticker['stats']>;
-    store: ReturnType<Store['stats']>;
-    sampleErrors: number;
-  } {
-    return {
-      ticker: this.ticker.stats(),
-      store: this.store.stats(),
-      sampleErrors: this.sampleErrors,
-    };
+  private logStats(): void {
+    this.log.info('stats', this.counters());
   }
 }
 

@@ -62,10 +62,6 @@ export class Logger {
     this.write('error', msg, fields);
   }
 
-  isEnabled(level: LogLevel): boolean {
-    return LEVELS[level] >= this.state.threshold;
-  }
-
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
     if (LEVELS[level] < this.state.threshold) return;
     const all: LogFields = { ...this.bound, ...fields };

@@ -9,7 +9,7 @@ export {
   listSeries,
   findTier,
   writtenUntil,
-  globToRegExp,
+  seriesGlob,
   type SeriesPoint,
 } from './query.js';
 export type { ClosedBucket } from './rollup.js';

@@ -51,8 +51,47 @@ export function findTier(layout: StoreLayout, name: string): TierLayout {
 }
 
 /**
+ * Reads slots `first`..`last` (inclusive slot numbers) of each series in `tier`: one GETRANGE
+ * per series and chunk, all in one pipeline. `visit` sees every slot Redis returned bytes for,
+ * with the buffer and byte offset to decode it from (missing slots decode as NaN).
+ */
+export async function readSlots(
+  redis: Redis,
+  layout: StoreLayout,
+  tier: TierLayout,
+  names: readonly string[],
+  first: number,
+  last: number,
+  visit: (series: number, slot: number, buf: Buffer, offset: number) => void,
+): Promise<void> {
+  const pipe = redis.pipeline();
+  const pieces: { series: number; firstSlot: number; count: number }[] = [];
+  names.forEach((name, series) => {
+    for (let s = first; s <= last;) {
+      const { chunk, offset } = slotOf(tier, s * tier.stepMs);
+      const count = Math.min(last - s + 1, tier.chunkSlots - offset / tier.width);
+      pipe.getrangeBuffer(
+        chunkKey(layout, tier, name, chunk),
+        offset,
+        offset + count * tier.width - 1,
+      );
+      pieces.push({ series, firstSlot: s, count });
+      s += count;
+    }
+  });
+  const res = (await pipe.exec()) ?? [];
+  res.forEach(([err, buf], k) => {
+    if (err) throw err;
+    const p = pieces[k]!;
+    const b = buf as Buffer;
+    for (let j = 0; j < p.count && (j + 1) * tier.width <= b.length; j++)
+      visit(p.series, p.firstSlot + j, b, j * tier.width);
+  });
+}
+
+/**
  * Points of each series in [from, to] (ms, inclusive) at the tier's step; missing slots are
- * left out. One pipeline, one GETRANGE per series and chunk.
+ * left out.
  */
 export async function querySeries(
   redis: Redis,
@@ -65,49 +104,25 @@ export async function querySeries(
   // Nothing older than the retention exists: don't ask for millions of expired chunks.
   const first = Math.ceil(Math.max(from, to - tier.retentionMs - tier.chunkMs) / tier.stepMs);
   const last = Math.floor(to / tier.stepMs);
-  const pipe = redis.pipeline();
-  const pieces: { name: string; firstSlot: number; count: number }[] = [];
-  for (const name of names) {
-    let s = first;
-    while (s <= last) {
-      const { chunk, offset } = slotOf(tier, s * tier.stepMs);
-      const count = Math.min(last - s + 1, tier.chunkSlots - offset / tier.width);
-      pipe.getrangeBuffer(
-        chunkKey(layout, tier, name, chunk),
-        offset,
-        offset + count * tier.width - 1,
-      );
-      pieces.push({ name, firstSlot: s, count });
-      s += count;
-    }
-  }
-  const res = (await pipe.exec()) ?? [];
-  const out = new Map<string, SeriesPoint[]>(names.map((n) => [n, []]));
-  res.forEach(([err, buf], k) => {
-    if (err) throw err;
-    const p = pieces[k]!;
-    const b = buf as Buffer;
-    const points = out.get(p.name)!;
-    for (let j = 0; j < p.count && (j + 1) * tier.width <= b.length; j++) {
-      const o = j * tier.width;
-      const ts = (p.firstSlot + j) * tier.stepMs;
-      if (tier.width === 4) {
-        const value = getValue(b, o);
-        if (!Number.isNaN(value)) points.push({ ts, value });
-      } else {
-        const value = getValue(b, o + 8);
-        if (!Number.isNaN(value))
-          points.push({
-            ts,
-            value,
-            min: getValue(b, o),
-            max: getValue(b, o + 4),
-            last: getValue(b, o + 12),
-          });
-      }
+  const points = names.map((): SeriesPoint[] => []);
+  await readSlots(redis, layout, tier, names, first, last, (series, slot, b, o) => {
+    const ts = slot * tier.stepMs;
+    if (tier.width === 4) {
+      const value = getValue(b, o);
+      if (!Number.isNaN(value)) points[series]!.push({ ts, value });
+    } else {
+      const value = getValue(b, o + 8);
+      if (!Number.isNaN(value))
+        points[series]!.push({
+          ts,
+          value,
+          min: getValue(b, o),
+          max: getValue(b, o + 4),
+          last: getValue(b, o + 12),
+        });
     }
   });
-  return out;
+  return new Map(names.map((n, i) => [n, points[i]!]));
 }
 
 /** Newest written tick time (ms), or undefined when nothing was written yet. */
@@ -116,8 +131,12 @@ export async function writtenUntil(redis: Redis, layout: StoreLayout): Promise<n
   return v === null ? undefined : Number(v);
 }
 
-/** Shell-style glob over series names: `*` matches any run of characters, `?` one. */
-export function globToRegExp(glob: string): RegExp {
+/**
+ * Glob over whole series names for the CLI: `*` matches any run of characters, `?` one. Unlike
+ * the sampler's path globs (metrics/glob.ts), `*` crosses `/`, because series names embed
+ * cgroup paths and `cgroup.*` should match them all.
+ */
+export function seriesGlob(glob: string): RegExp {
   const re = glob
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/index.js';
+import { redactUrl } from '../shared/redact.js';
+
+export { redactUrl };
 
 export interface RedisConnectOptions {
   connectTimeoutMs: number;
@@ -60,17 +63,6 @@ function dbFromUrl(url: URL): number | undefined {
   if (!Number.isInteger(n) || n < 0)
     throw new TypeError(`redis.url: bad database index "${text}" in ${url.href}`);
   return n;
-}
-
-/** `redis://user:secret@host` → `redis://user:***@host`, for logs and status. */
-export function redactUrl(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password) u.password = '***';
-    return u.href;
-  } catch {
-    return text;
-  }
 }
 
 /**

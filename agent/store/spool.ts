@@ -117,17 +117,10 @@ export class Spool {
       this.rotate();
       seg = this.openActive();
     }
-    let dictId = seg.dicts.get(rec.series);
-    if (dictId === undefined) {
-      dictId = seg.dicts.size + 1;
-      seg.dicts.set(rec.series, dictId);
-      this.writeRecord(seg, T_DICT, encodeDict(dictId, rec.series));
-    }
-    this.writeRecord(
-      seg,
-      rec.kind === 'tick' ? T_TICK : T_PARTIAL,
-      rec.kind === 'tick' ? encodeTick(dictId, rec) : encodePartial(dictId, rec),
-    );
+    // One write(2) for the record and the dictionary it may need: both land or neither.
+    const buf = encodeRecord(seg.dicts, rec);
+    writeSync(seg.fd, buf);
+    seg.bytes += buf.length;
     this.counters.appended++;
     if (this.bytes > this.opts.maxBytes) this.shed();
   }
@@ -201,12 +194,6 @@ export class Spool {
     this.active = undefined;
     if (seg.bytes === 0) unlinkSync(seg.file);
     else this.closed.push({ seq: seg.seq, file: seg.file, bytes: seg.bytes });
-  }
-
-  private writeRecord(seg: { fd: number; bytes: number }, type: number, payload: Buffer): void {
-    const rec = frame(type, payload);
-    writeSync(seg.fd, rec);
-    seg.bytes += rec.length;
   }
 
   /**
@@ -283,22 +270,20 @@ export class Spool {
 
 function encodeSegment(records: StoreRecord[]): Buffer {
   const dicts = new Map<readonly string[], number>();
-  const parts: Buffer[] = [];
-  for (const r of records) {
-    let id = dicts.get(r.series);
-    if (id === undefined) {
-      id = dicts.size + 1;
-      dicts.set(r.series, id);
-      parts.push(frame(T_DICT, encodeDict(id, r.series)));
-    }
-    parts.push(
-      frame(
-        r.kind === 'tick' ? T_TICK : T_PARTIAL,
-        r.kind === 'tick' ? encodeTick(id, r) : encodePartial(id, r),
-      ),
-    );
-  }
-  return Buffer.concat(parts);
+  return Buffer.concat(records.map((r) => encodeRecord(dicts, r)));
+}
+
+/** A record's frame, preceded by its dictionary's frame the first time `dicts` sees it. */
+function encodeRecord(dicts: Map<readonly string[], number>, r: StoreRecord): Buffer {
+  let id = dicts.get(r.series);
+  const body = (dict: number): Buffer =>
+    r.kind === 'tick'
+      ? frame(T_TICK, encodeTick(dict, r))
+      : frame(T_PARTIAL, encodePartial(dict, r));
+  if (id !== undefined) return body(id);
+  id = dicts.size + 1;
+  dicts.set(r.series, id);
+  return Buffer.concat([frame(T_DICT, encodeDict(id, r.series)), body(id)]);
 }
 
 /** Write-then-rename: a crash leaves the old file or the new one, never half of either. */

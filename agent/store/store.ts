@@ -9,14 +9,12 @@
  * The queue and the write in flight move to the spool first, so order is kept; a write whose
  * outcome was unknown is replayed and skipped by the watermark if it had landed.
  */
-import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Sample, SeriesMeta } from '../metrics/sample.js';
 import type { Logger } from '../shared/log.js';
 import { RateLimitedLog } from '../shared/log.js';
 import { metaKeys, type StoreLayout } from './layout.js';
 import type { StoreRecord, TickRecord } from './records.js';
-import type { ClosedBucket } from './rollup.js';
 import type { Spool, SpoolStats } from './spool.js';
 import { RedisWriter } from './writer.js';
 
@@ -45,12 +43,7 @@ export interface StoreStats {
   spool: SpoolStats;
 }
 
-export interface StoreEvents {
-  rollup: [ClosedBucket];
-  mode: ['direct' | 'spool', string];
-}
-
-export class Store extends EventEmitter<StoreEvents> {
+export class Store {
   private mode: 'direct' | 'spool';
   private queue: TickRecord[] = [];
   private readonly writer: RedisWriter;
@@ -78,14 +71,11 @@ export class Store extends EventEmitter<StoreEvents> {
   };
 
   constructor(private readonly opts: StoreOptions) {
-    super();
     this.spool = opts.spool;
     this.log = opts.log;
     this.warnLimited = new RateLimitedLog(opts.log, 3, 60_000);
     this.errorLimited = new RateLimitedLog(opts.log, 3, 60_000, 'error');
-    this.writer = new RedisWriter(opts.redis, opts.layout, opts.log, opts.metaOf, (b) =>
-      this.emit('rollup', b),
-    );
+    this.writer = new RedisWriter(opts.redis, opts.layout, opts.log, opts.metaOf);
     this.mode = this.spool.isEmpty ? 'direct' : 'spool';
     opts.redis.on('ready', () => {
       // A (re)connected Redis may be a restarted, empty one: re-learn the watermark, the
@@ -171,7 +161,6 @@ export class Store extends EventEmitter<StoreEvents> {
     this.queue = [];
     this.mode = 'spool';
     this.log.warn('samples now go to the spool until Redis catches up', { reason, moved });
-    this.emit('mode', 'spool', reason);
   }
 
   /** Appends to the spool; a disk that refuses (full, read-only, failing) costs the tick, counted. */
@@ -262,7 +251,6 @@ export class Store extends EventEmitter<StoreEvents> {
       this.log.info('spool replayed; writing directly again', {
         written_until: this.writer.writtenUntil,
       });
-      this.emit('mode', 'direct', 'spool empty');
       return;
     }
     let records: StoreRecord[];

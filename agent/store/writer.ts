@@ -13,15 +13,15 @@ import type { Logger } from '../shared/log.js';
 import { getValue, putValue } from './codec.js';
 import {
   chunkExpiresAt,
-  chunkKey,
   layoutDescriptor,
   metaKeys,
   slotOf,
   type StoreLayout,
   type TierLayout,
 } from './layout.js';
+import { readSlots } from './query.js';
 import type { StoreRecord, TickRecord } from './records.js';
-import { RollupAggregator, type ClosedBucket } from './rollup.js';
+import { RollupAggregator } from './rollup.js';
 
 const WRITE_LUA = readFileSync(path.join(packageRoot, 'agent', 'store', 'write.lua'), 'utf8');
 
@@ -34,6 +34,8 @@ export class RedisWriter {
   private synced = false;
   private aggregator: RollupAggregator;
   private registered = new Set<string>();
+  /** Series arrays all of whose names are registered: the per-tick check is one lookup. */
+  private complete = new WeakSet<readonly string[]>();
   private watermark = -1;
   /** Per tier: the chunk and names we last checked existence for (see write.lua). */
   private known = new Map<TierLayout, { chunk: number; names: readonly string[] }>();
@@ -44,8 +46,6 @@ export class RedisWriter {
     private readonly layout: StoreLayout,
     private readonly log: Logger,
     private readonly metaOf: (id: string) => SeriesMeta | undefined = () => undefined,
-    /** Called with each rollup bucket once it is written. */
-    private readonly onRollup: (b: ClosedBucket) => void = () => undefined,
   ) {
     if (!('spikecapWrite' in redis))
       redis.defineCommand('spikecapWrite', { numberOfKeys: 0, lua: WRITE_LUA });
@@ -102,6 +102,7 @@ export class RedisWriter {
       await this.redis.hincrby(keys.losses, 'redis_data_lost', 1);
     }
     this.registered = new Set(names);
+    this.complete = new WeakSet();
     this.known.clear();
     this.aggregator = new RollupAggregator(this.layout.rollups);
     if (this.watermark >= 0 && this.layout.rollups.length > 0) await this.restoreOpenBuckets(names);
@@ -126,7 +127,9 @@ export class RedisWriter {
     }
     args[2] = sections;
     const pipe = this.redis.pipeline();
-    const fresh = rec.series.filter((s) => !this.registered.has(s));
+    const fresh = this.complete.has(rec.series)
+      ? []
+      : rec.series.filter((s) => !this.registered.has(s));
     if (fresh.length) {
       const fields: string[] = [];
       for (const s of fresh)
@@ -150,8 +153,8 @@ export class RedisWriter {
       throw failed?.[0] ?? new Error('redis pipeline returned nothing');
     }
     for (const s of fresh) this.registered.add(s);
+    this.complete.add(rec.series);
     this.watermark = rec.ts;
-    for (const b of closed) this.onRollup(b);
     return result[result.length - 1]![1] === 1 ? 'written' : 'duplicate';
   }
 
@@ -193,7 +196,19 @@ export class RedisWriter {
     const largest = this.layout.rollups[this.layout.rollups.length - 1]!;
     const from = Math.floor(this.watermark / largest.stepMs) * largest.stepMs;
     const ticks = Math.floor((this.watermark - from) / raw.stepMs) + 1;
-    const values = await readRawRange(this.redis, this.layout, names, from, ticks);
+    const values = names.map(() => new Float64Array(ticks).fill(NaN));
+    const firstSlot = from / raw.stepMs;
+    await readSlots(
+      this.redis,
+      this.layout,
+      raw,
+      names,
+      firstSlot,
+      firstSlot + ticks - 1,
+      (i, slot, b, o) => {
+        values[i]![slot - firstSlot] = getValue(b, o);
+      },
+    );
     const row = new Float64Array(names.length);
     for (let t = 0; t < ticks; t++) {
       let any = false;
@@ -218,45 +233,4 @@ function encodeRaw(rec: TickRecord): Buffer {
   const buf = Buffer.allocUnsafe(rec.values.length * 4);
   for (let i = 0; i < rec.values.length; i++) putValue(buf, i * 4, rec.values[i]!);
   return buf;
-}
-
-/**
- * Raw values of `names` for `ticks` consecutive ticks from `from` (ms), NaN where missing:
- * one GETRANGE per series and chunk, in one pipeline.
- */
-export async function readRawRange(
-  redis: Redis,
-  layout: StoreLayout,
-  names: readonly string[],
-  from: number,
-  ticks: number,
-): Promise<Float64Array[]> {
-  const tier = layout.raw;
-  const out = names.map(() => new Float64Array(ticks).fill(NaN));
-  const pieces: { series: number; first: number; count: number }[] = [];
-  const pipe = redis.pipeline();
-  for (let i = 0; i < names.length; i++) {
-    let t = 0;
-    while (t < ticks) {
-      const { chunk, offset } = slotOf(tier, from + t * tier.stepMs);
-      const count = Math.min(ticks - t, tier.chunkSlots - offset / tier.width);
-      pipe.getrangeBuffer(
-        chunkKey(layout, tier, names[i]!, chunk),
-        offset,
-        offset + count * tier.width - 1,
-      );
-      pieces.push({ series: i, first: t, count });
-      t += count;
-    }
-  }
-  const res = (await pipe.exec()) ?? [];
-  res.forEach(([err, buf], k) => {
-    if (err) throw err;
-    const p = pieces[k]!;
-    const b = buf as Buffer;
-    const dest = out[p.series]!;
-    for (let j = 0; j < p.count && (j + 1) * tier.width <= b.length; j++)
-      dest[p.first + j] = getValue(b, j * tier.width);
-  });
-  return out;
 }

@@ -6,24 +6,13 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { defaultSamplerOptions, type SamplerOptions } from '../../agent/metrics/index.js';
 import { Logger } from '../../agent/shared/log.js';
-
-/** The checkout's root (the directory holding package.json), from source or from dist/. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || dir.endsWith('/dist')) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + import.meta.url);
-    dir = up;
-  }
-  return dir;
-}
+import { packageRoot } from '../../agent/shared/paths.js';
 
 /** A path inside test/fixtures/procfs. */
 export function procfsFixture(...parts: string[]): string {
-  return join(repoRoot(), 'test', 'fixtures', 'procfs', ...parts);
+  return join(packageRoot, 'test', 'fixtures', 'procfs', ...parts);
 }
 
 export interface FixtureRoots {

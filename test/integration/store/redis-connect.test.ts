@@ -7,6 +7,14 @@ import { startRedis, tempDir } from '../../helpers/servers.js';
 
 const timeouts = { connectTimeoutMs: 1000, commandTimeoutMs: 1000, failFast: true };
 
+/** A client for `url`, with the rest of the Redis config at test values. */
+function client(url: string, extra: { username?: string; password?: string } = {}) {
+  return connectRedis(
+    { url, key_prefix: 'x', connect_timeout: '1s', command_timeout: '1s', ...extra },
+    timeouts,
+  );
+}
+
 test('unix socket with a database index and an ACL user', async () => {
   const tmp = tempDir('sock');
   const sock = path.join(tmp.dir, 'redis.sock');
@@ -29,32 +37,14 @@ test('unix socket with a database index and an ACL user', async () => {
     ],
   });
   try {
-    const r = connectRedis(
-      {
-        url: `unix://${sock}?db=2`,
-        username: 'agent',
-        password: 's3cret',
-        key_prefix: 'x',
-        connect_timeout: '1s',
-        command_timeout: '1s',
-      },
-      timeouts,
-    );
+    const r = client(`unix://${sock}?db=2`, { username: 'agent', password: 's3cret' });
     await r.connect();
     await r.set('k', 'v');
     assert.equal(await r.client('INFO').then((i) => /db=2/.test(String(i))), true);
     assert.equal(await r.acl('WHOAMI'), 'agent');
     r.disconnect();
 
-    const wrong = connectRedis(
-      {
-        url: `redis://agent:wrong@127.0.0.1:${server.port}/0`,
-        key_prefix: 'x',
-        connect_timeout: '1s',
-        command_timeout: '1s',
-      },
-      timeouts,
-    );
+    const wrong = client(`redis://agent:wrong@127.0.0.1:${server.port}/0`);
     await assert.rejects(
       connectOnce(wrong, `redis://agent:wrong@127.0.0.1:${server.port}/0`),
       (err: Error) => {
@@ -66,15 +56,7 @@ test('unix socket with a database index and an ACL user', async () => {
       },
     );
 
-    const fromUrl = connectRedis(
-      {
-        url: `redis://agent:s3cret@127.0.0.1:${server.port}/3`,
-        key_prefix: 'x',
-        connect_timeout: '1s',
-        command_timeout: '1s',
-      },
-      timeouts,
-    );
+    const fromUrl = client(`redis://agent:s3cret@127.0.0.1:${server.port}/3`);
     await fromUrl.connect();
     assert.equal(await fromUrl.acl('WHOAMI'), 'agent');
     assert.match(String(await fromUrl.client('INFO')), /db=3/);

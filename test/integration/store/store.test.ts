@@ -53,13 +53,18 @@ interface Rig {
   redis: Redis;
   layout: StoreLayout;
   spoolDir: string;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 let rigs = 0;
-function rig(spoolDir: string, node = `n${rigs++}`, spoolMaxBytes = 64 << 20): Rig {
+function rig(
+  spoolDir: string,
+  node = `n${rigs++}`,
+  spoolMaxBytes = 64 << 20,
+  port = server.port,
+): Rig {
   const redis = new Redis({
-    port: server.port,
+    port,
     host: '127.0.0.1',
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -367,25 +372,7 @@ test('a Redis that hangs (slow, not down): ticks go to the spool and come back i
 test('a Redis restarted empty gets the layout and series registry back with the next write', async () => {
   const volatile = await startRedis(); // no persistence: a restart loses everything
   const tmp = tempDir('store');
-  const redis = new Redis({
-    port: volatile.port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => 50,
-  });
-  redis.on('error', () => undefined);
-  const layout = makeLayout('t', 'empty', 1000, 3_600_000, tiers);
-  const spool = Spool.open({
-    dir: tmp.dir,
-    maxBytes: 1 << 20,
-    segmentBytes: 8192,
-    shedStepMs: 10_000,
-    log: quiet,
-  });
-  const store = new Store({ redis, layout, spool, queueTicks: 5, log: quiet });
-  store.start();
+  const { store, redis, layout, close } = rig(tmp.dir, 'empty', 1 << 20, volatile.port);
   try {
     await redis.connect();
     for (let i = 0; i < 5; i++) store.append(sample(i));
@@ -415,8 +402,7 @@ test('a Redis restarted empty gets the layout and series registry back with the 
       'what Redis lost is lost; everything after it is there',
     );
   } finally {
-    await store.close(1000);
-    redis.disconnect();
+    await close();
     await volatile.stop();
     tmp.remove();
   }
