@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what spikecap needs on a Debian machine that has Node.js and npm, and builds it.
 # Idempotent: what is present is left alone.
-#   - Debian packages: redis-server, mosquitto, mosquitto-clients, procps (vmstat/free for tests)
+#   - Debian packages: redis-server, mosquitto, mosquitto-clients, procps (vmstat/free for tests),
+#     valgrind (the addon's memory check in the tests)
 #   - npm dependencies (npm ci, which also builds the native addon with node-gyp), then the
 #     TypeScript build
 set -euo pipefail
@@ -20,6 +21,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v vmstat >/dev/null || need+=(procps)
+command -v valgrind >/dev/null || need+=(valgrind)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then

@@ -4,11 +4,63 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { ReservoirModel } from '../model/types.js';
 import { packageRoot } from './paths.js';
+
+/** What a reservoir implementation can hold (the built-in core: the limits of SPEC.md). */
+export interface NativeCapabilities {
+  /** 'spikecap-core' for the built-in core; a driver's own name otherwise. */
+  name: string;
+  /** The HAL ABI version (SC_HAL_ABI_VERSION, 1). */
+  abiVersion: number;
+  maxNeurons: number;
+  maxInputs: number;
+  maxFanout: number;
+  maxSubsteps: number;
+}
+
+/**
+ * One reservoir instance of the addon (native/addon/reservoir.cc). Errors are Error objects with
+ * a string `code`: 'EINVAL' (a TypeError or RangeError for a bad argument or model), 'ENOMODEL',
+ * 'ELIMIT', 'ENOMEM', 'ESTATE' (a RangeError for a state buffer of the wrong length), 'EIO',
+ * 'ETIMEDOUT', 'EFAULT' (a driver's status), 'EDLOPEN', 'EABI' (loading a driver), 'ECLOSED'.
+ */
+export interface NativeReservoir {
+  /** Runs `samples` input samples: input has ≥ samples*S*I bytes, features ≥ samples*2N values. Returns the number of spikes. */
+  step(input: Uint8Array, features: Int16Array, samples: number): number;
+  /** Writes the canonical state encoding (SPEC.md): exactly 7N bytes. */
+  getState(out: Uint8Array): void;
+  /** Sets the state from its canonical encoding: exactly 7N bytes. */
+  setState(state: Uint8Array): void;
+  /** All state to zero. */
+  reset(): void;
+  capabilities(): NativeCapabilities;
+  /** Frees the instance (and closes the driver device and library). Idempotent; any other call afterwards throws code 'ECLOSED'. */
+  close(): void;
+}
+
+/** A HAL driver library (native/hal/spikecap_hal.h) and its driver-defined open() argument. */
+export interface NativeDriver {
+  readonly path: string;
+  readonly args?: string;
+}
 
 export interface NativeAddon {
   /** Sends one datagram to a unix socket ('@' prefix: abstract namespace). Throws code ESDNOTIFY. */
   sdNotify(socketPath: string, message: string): void;
+  /**
+   * A reservoir on the built-in C core (the model is copied and checked), or, with `driver`, on
+   * a HAL driver library (dlopen()ed; its capabilities are checked against the model: ELIMIT).
+   */
+  Reservoir: new (model: ReservoirModel, driver?: NativeDriver) => NativeReservoir;
+}
+
+/** build/Release, where `npm run build:native` (node-gyp) puts the addon and the core driver. */
+const buildDir = path.join(packageRoot, 'build', 'Release');
+
+/** The absolute path of the C core built as a HAL driver library (binding.gyp: spikecap_core_driver). */
+export function coreDriverPath(): string {
+  return path.join(buildDir, 'spikecap_core_driver.so');
 }
 
 export class NativeLoadError extends Error {
@@ -19,7 +71,7 @@ let cached: NativeAddon | undefined;
 
 export function loadNative(): NativeAddon {
   if (cached) return cached;
-  const file = path.join(packageRoot, 'build', 'Release', 'spikecap_native.node');
+  const file = path.join(buildDir, 'spikecap_native.node');
   try {
     cached = createRequire(import.meta.url)(file) as NativeAddon;
     return cached;

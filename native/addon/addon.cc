@@ -1,10 +1,12 @@
-// spikecap's native addon. Today: sd_notify, since Node has no unix datagram sockets.
+// spikecap's native addon: sd_notify (Node has no unix datagram sockets) and the Reservoir class
+// (reservoir.cc: the C core of native/core, or a HAL driver of native/hal).
 // Errors reach JavaScript as Error objects with a string `code` (no C++ exceptions).
 #include <napi.h>
 
 #include <cstring>
 #include <string>
 
+#include "reservoir_addon.h"
 #include "sd_notify.h"
 
 namespace {
@@ -29,6 +31,7 @@ Napi::Value SdNotify(const Napi::CallbackInfo &info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify, "sdNotify"));
+  exports.Set("Reservoir", spikecap::DefineReservoir(env));
   return exports;
 }
 
