@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig, redactConfig } from '../config/index.js';
+import { ConfigError, loadConfig, redactConfig, type LoadedConfig } from '../config/index.js';
+import { BundleError, readBundle } from '../model/index.js';
 import { parse, UsageError } from './args.js';
 
 export const configUsage = `usage:
@@ -18,6 +19,7 @@ export function configCommand(argv: string[]): number {
   if (sub === 'check') {
     try {
       const loaded = loadConfig(file === undefined ? {} : { file });
+      checkBundle(loaded);
       if (values.json)
         process.stdout.write(
           JSON.stringify({ valid: true, file: loaded.file ?? null, problems: [] }) + '\n',
@@ -56,4 +58,15 @@ export function configCommand(argv: string[]): number {
     }
   }
   throw new UsageError(sub ? `unknown config subcommand "${sub}"` : 'config needs a subcommand');
+}
+
+/** The files the config names are part of it: a bundle that does not load makes it invalid. */
+function checkBundle(loaded: LoadedConfig): void {
+  try {
+    readBundle(loaded.resolved.modelBundle);
+  } catch (err) {
+    if (err instanceof BundleError)
+      throw new ConfigError(loaded.file, [`model.bundle: ${err.message}`]);
+    throw err;
+  }
 }

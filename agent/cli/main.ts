@@ -7,8 +7,10 @@ import { runAgent } from '../service/agent.js';
 import { Logger } from '../shared/log.js';
 import { packageRoot } from '../shared/paths.js';
 import { UsageError, parse } from './args.js';
+import { backendCommand, backendUsage } from './backend.js';
 import { configCommand, configUsage } from './config.js';
 import { metricsCommand, metricsUsage } from './metrics.js';
+import { modelCommand, modelUsage } from './model.js';
 
 const version = (
   JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }
@@ -23,6 +25,8 @@ commands:
   config check [FILE]          validate a config; exit 2 listing every problem
   config print                 show the effective config (file + environment + defaults)
   metrics query|list|tail      read stored series back from Redis
+  model new|info               create a reservoir model bundle; describe one
+  backend list|selftest|bench  the paths that compute the reservoir: which run here, bit-exact, speed
 
 Every command that touches the agent's world takes --config FILE (default: $SPIKECAP_CONFIG,
 else config/spikecap.yaml in a source checkout, /etc/spikecap/spikecap.yaml when installed).
@@ -30,6 +34,8 @@ Environment variables override config keys: SPIKECAP_REDIS__URL=redis://... sets
 
 ${configUsage}
 ${metricsUsage}
+${modelUsage}
+${backendUsage}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -55,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
       return configCommand(rest);
     case 'metrics':
       return metricsCommand(rest);
+    case 'model':
+      return modelCommand(rest);
+    case 'backend':
+      return backendCommand(rest);
     default:
       throw new UsageError(`unknown command "${cmd}"`);
   }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../shared/duration.js';
+import { packageRoot } from '../shared/paths.js';
 import { redactUrl } from '../shared/redact.js';
 import type { SpikecapConfig } from './schema.generated.js';
 
@@ -24,7 +25,15 @@ export interface ResolvedConfig {
   redisCommandTimeoutMs: number;
   /** store.spool.segment_bytes, but at most a quarter of the cap so shedding has room to work. */
   spoolSegmentBytes: number;
+  /** model.bundle as an absolute path (the shipped config/reservoir.spkb when empty). */
+  modelBundle: string;
+  /** backends.driver as an absolute path; undefined: the C core built as a driver. */
+  driverPath: string | undefined;
+  driverArgs: string;
 }
+
+/** The model bundle shipped with spikecap. */
+export const defaultModelBundle = path.join(packageRoot, 'config', 'reservoir.spkb');
 
 const DAY_MS = 86_400_000;
 
@@ -110,6 +119,9 @@ export function resolveConfig(
       4096,
       Math.min(c.store.spool.segment_bytes, Math.floor(c.store.spool.max_bytes / 4)),
     ),
+    modelBundle: c.model.bundle ? path.resolve(baseDir, c.model.bundle) : defaultModelBundle,
+    driverPath: c.backends.driver ? path.resolve(baseDir, c.backends.driver) : undefined,
+    driverArgs: c.backends.driver_args,
   };
 }
 

@@ -13,6 +13,8 @@ state_dir: string
 redis: RedisConfig
 sampler: SamplerConfig
 store: StoreConfig
+model: ModelConfig
+backends: BackendsConfig
 }
 export interface NodeConfig {
 /**
@@ -187,4 +189,20 @@ max_bytes: number
  * Size at which a spool segment file is closed and a new one started; at most a quarter of max_bytes is used, whatever is set here.
  */
 segment_bytes: number
+}
+export interface ModelConfig {
+/**
+ * The reservoir's model bundle (made by `spikecap model new`). Empty: the bundle shipped with spikecap, config/reservoir.spkb. Relative paths are resolved against the config file's directory.
+ */
+bundle: string
+}
+export interface BackendsConfig {
+/**
+ * Vendor driver library (the HAL ABI of native/hal/spikecap_hal.h) for the native-driver backend. Empty: the C core built as such a driver. Relative paths are resolved against the config file's directory.
+ */
+driver: string
+/**
+ * Argument string handed to the driver's open(), e.g. a device path.
+ */
+driver_args: string
 }

@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import { loadConfig, restartKeysChanged, ConfigError, type LoadedConfig } from '../config/index.js';
 import { Sampler, type SamplerOptions } from '../metrics/index.js';
+import { BundleError, readBundle, type ModelBundle } from '../model/index.js';
 import type { Logger } from '../shared/log.js';
 import { connectRedis, makeLayout, redactUrl, Spool, Store } from '../store/index.js';
 import { SdNotifier } from './sdnotify.js';
@@ -39,6 +40,8 @@ export class Agent {
   constructor(
     private readonly opts: AgentOptions,
     loaded: LoadedConfig,
+    /** The reservoir model the forecaster will run (checked at start). */
+    private readonly bundle: ModelBundle,
   ) {
     this.loaded = loaded;
     this.started = loaded;
@@ -55,6 +58,9 @@ export class Agent {
       redis: redactUrl(config.redis.url),
       interval_ms: resolved.tickMs,
       spool: resolved.spoolDir,
+      model: resolved.modelBundle,
+      model_sha256: this.bundle.sha256,
+      neurons: this.bundle.model.neurons,
     });
     this.redis = connectRedis(config.redis, {
       connectTimeoutMs: resolved.redisConnectTimeoutMs,
@@ -231,7 +237,21 @@ export async function runAgent(opts: AgentOptions): Promise<number> {
     }
     throw err;
   }
-  const agent = new Agent(opts, loaded);
+  // The model bundle is checked before anything starts: a corrupted or foreign file is a
+  // configuration mistake, reported now rather than at the first forecast.
+  let bundle: ModelBundle;
+  try {
+    bundle = readBundle(loaded.resolved.modelBundle);
+  } catch (err) {
+    if (err instanceof BundleError) {
+      process.stderr.write(
+        `spikecap: model bundle invalid, not starting\nmodel.bundle: ${err.message}\n`,
+      );
+      return 2;
+    }
+    throw err;
+  }
+  const agent = new Agent(opts, loaded, bundle);
   agent.start();
   return new Promise<number>((resolve) => {
     const onStop = (signal: NodeJS.Signals): void => {

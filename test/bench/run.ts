@@ -5,7 +5,8 @@
  *   2. 10,000 series at 1 Hz from a synthetic tree with ~900 cgroups: the agent's CPU, and the
  *      Redis round trip of each tick's write (p50, p99).
  *   3. Redis memory per series with the default tiers, and for a node with 500 series.
- * BENCH_SECONDS (default 60) sets the length of 1 and 2.
+ *   4. The reservoir (issue #3): µs per input sample per backend at 256, 512, 1024 neurons.
+ * BENCH_SECONDS (default 60) sets the length of 1 and 2. `npm run bench -- reservoir` runs one part.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { runCli, writeAgentConfig, type AgentProcess } from '../helpers/agent.js
 import { advanceFixtureCounters, makeCgroupFixtureTree } from '../helpers/fixtures.js';
 import { freePort, startRedis, tempDir } from '../helpers/servers.js';
 import { measureRedisMemory } from './redis-memory.js';
+import { benchReservoir } from './reservoir.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const CLK_TCK = 100;
@@ -199,6 +201,7 @@ async function main(): Promise<void> {
   if (!only || only === 'memory') await measureRedisMemory();
   if (!only || only === 'exporter') await benchVsNodeExporter();
   if (!only || only === '10k') await bench10k();
+  if (!only || only === 'reservoir') await benchReservoir();
 }
 
 main().then(

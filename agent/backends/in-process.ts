@@ -1,0 +1,166 @@
+/**
+ * The part every in-process backend shares (native addon, HAL driver, TypeScript reference):
+ * argument checks, the loaded/closed lifecycle, error bookkeeping and health. Each backend
+ * supplies an {@link Engine}: the thing that actually computes the reservoir.
+ */
+import type { ModelBundle, ReservoirModel } from '../model/index.js';
+import { featureLength, inputLength, stateBytes } from '../model/index.js';
+import {
+  BackendError,
+  type Backend,
+  type BackendCapabilities,
+  type BackendErrorCode,
+  type BackendHealth,
+} from './contract.js';
+
+/** A reservoir instance for one model; synchronous, since it runs in this process. */
+export interface Engine {
+  step(input: Uint8Array, features: Int16Array, samples: number): number;
+  getState(out: Uint8Array): void;
+  setState(state: Uint8Array): void;
+  reset(): void;
+  close(): void;
+}
+
+export interface EngineFactory {
+  readonly capabilities: BackendCapabilities;
+  create(model: ReservoirModel): Engine;
+  /** Maps an error the engine threw to a contract code (default: EFAULT). */
+  classify?(err: unknown): BackendErrorCode;
+}
+
+export class InProcessBackend implements Backend {
+  private engine: Engine | undefined;
+  private model: ReservoirModel | undefined;
+  private closed = false;
+  private lastError: BackendHealth['lastError'];
+
+  constructor(
+    readonly name: string,
+    private readonly factory: EngineFactory,
+  ) {}
+
+  capabilities(): BackendCapabilities {
+    return this.factory.capabilities;
+  }
+
+  load(bundle: ModelBundle): Promise<void> {
+    return this.call(() => {
+      const m = bundle.model;
+      const caps = this.factory.capabilities;
+      const over = (
+        [
+          ['neurons', m.neurons, caps.maxNeurons],
+          ['inputs', m.inputs, caps.maxInputs],
+          ['fanout', m.fanout, caps.maxFanout],
+          ['substeps', m.substeps, caps.maxSubsteps],
+        ] as const
+      ).find(([, v, max]) => v > max);
+      if (over)
+        throw new BackendError(
+          'ELIMIT',
+          this.name,
+          `the model's ${over[0]} (${over[1]}) is above what ${caps.device} holds (${over[2]})`,
+        );
+      const engine = this.factory.create(m);
+      this.engine?.close();
+      this.engine = engine;
+      this.model = m;
+    });
+  }
+
+  step(input: Uint8Array, features: Int16Array, samples: number): Promise<number> {
+    return this.call(() => {
+      const { engine, model } = this.ready();
+      if (!Number.isInteger(samples) || samples < 1)
+        throw this.invalid(`samples must be a positive integer, got ${samples}`);
+      const needIn = samples * inputLength(model);
+      const needOut = samples * featureLength(model);
+      if (!(input instanceof Uint8Array) || input.length < needIn)
+        throw this.invalid(
+          `input needs ${needIn} counts for ${samples} sample(s), got ${input?.length}`,
+        );
+      if (!(features instanceof Int16Array) || features.length < needOut)
+        throw this.invalid(`features needs room for ${needOut} values, got ${features?.length}`);
+      return engine.step(input, features, samples);
+    });
+  }
+
+  getState(): Promise<Uint8Array> {
+    return this.call(() => {
+      const { engine, model } = this.ready();
+      const out = new Uint8Array(stateBytes(model.neurons));
+      engine.getState(out);
+      return out;
+    });
+  }
+
+  setState(state: Uint8Array): Promise<void> {
+    return this.call(() => {
+      const { engine, model } = this.ready();
+      const want = stateBytes(model.neurons);
+      if (!(state instanceof Uint8Array) || state.length !== want)
+        throw this.invalid(
+          `a state has ${want} bytes for ${model.neurons} neurons, got ${state?.length}`,
+        );
+      engine.setState(state);
+    });
+  }
+
+  reset(): Promise<void> {
+    return this.call(() => this.ready().engine.reset());
+  }
+
+  health(): Promise<BackendHealth> {
+    const status = this.closed ? 'down' : this.engine ? 'ok' : 'unloaded';
+    const detail = this.closed
+      ? 'closed'
+      : this.engine
+        ? this.factory.capabilities.device
+        : 'no model loaded';
+    return Promise.resolve({
+      status,
+      detail,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.engine?.close();
+      this.engine = undefined;
+    }
+    return Promise.resolve();
+  }
+
+  private ready(): { engine: Engine; model: ReservoirModel } {
+    if (this.closed) throw new BackendError('ECLOSED', this.name, 'the backend is closed');
+    if (!this.engine || !this.model)
+      throw new BackendError('ENOMODEL', this.name, 'no model loaded: call load() first');
+    return { engine: this.engine, model: this.model };
+  }
+
+  private invalid(message: string): BackendError {
+    return new BackendError('EINVAL', this.name, message);
+  }
+
+  /** Runs a synchronous engine call; any throw becomes a rejected BackendError, recorded. */
+  private call<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      const e =
+        err instanceof BackendError
+          ? err
+          : new BackendError(
+              this.factory.classify?.(err) ?? 'EFAULT',
+              this.name,
+              (err as Error).message ?? String(err),
+              { cause: err },
+            );
+      this.lastError = { code: e.code, message: e.message, at: Date.now() };
+      return Promise.reject(e);
+    }
+  }
+}
