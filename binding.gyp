@@ -32,6 +32,17 @@
       "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"],
       "cflags_c": ["-std=c99", "-pedantic", "-Wconversion", "-Wsign-conversion"],
       "ldflags": ["-Wl,-z,defs"]
+    },
+    {
+      "target_name": "spikecap_core_driver_portable",
+      "type": "shared_library",
+      "sources": ["native/core/reservoir.c", "native/hal/core_driver.c"],
+      "include_dirs": ["native/core", "native/hal"],
+      "defines": ["SC_NO_SIMD", "SC_NO_CLONES"],
+      "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"],
+      "cflags_c": ["-std=c99", "-pedantic", "-Wconversion", "-Wsign-conversion"],
+      "configurations": { "Release": { "cflags": ["-O3"] } },
+      "ldflags": ["-Wl,-z,defs"]
     }
   ]
 }

@@ -24,10 +24,13 @@ export interface BenchResult {
 }
 
 export interface BenchOptions {
-  /** Samples to time (default 5000). */
+  /** Samples to time per backend (default 5000). */
   readonly samples?: number;
-  /** Stop early once this much time has been spent stepping (default 10 s). */
-  readonly maxSeconds?: number;
+  /**
+   * Backends take turns in blocks of this many samples (default 250), so that a noisy
+   * machine's slow spells fall on all of them alike and their ratio holds.
+   */
+  readonly block?: number;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -35,48 +38,75 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-export async function benchBackend(
-  backend: Backend,
+interface Run {
+  backend: Backend;
+  source: StandardInput;
+  input: Uint8Array;
+  features: Int16Array;
+  times: Float64Array;
+  n: number;
+  spikes: number;
+  inputEvents: number;
+  totalNs: bigint;
+}
+
+/** Times every backend on the same model and input, one sample per step() call, in turns. */
+export async function benchBackends(
+  backends: Backend[],
   bundle: ModelBundle,
   options: BenchOptions = {},
-): Promise<BenchResult> {
+): Promise<BenchResult[]> {
   const model = bundle.model;
   const want = options.samples ?? 5000;
-  const budgetNs = BigInt(Math.round((options.maxSeconds ?? 10) * 1e9));
-  await backend.load(bundle);
-  const source = new StandardInput(model);
-  const input = new Uint8Array(inputLength(model));
-  const features = new Int16Array(featureLength(model));
-  for (let i = 0; i < WARMUP_SAMPLES; i++) {
-    source.next(input, 1);
-    await backend.step(input, features, 1);
+  const block = options.block ?? 250;
+  const runs: Run[] = [];
+  for (const backend of backends) {
+    await backend.load(bundle);
+    const run: Run = {
+      backend,
+      source: new StandardInput(model),
+      input: new Uint8Array(inputLength(model)),
+      features: new Int16Array(featureLength(model)),
+      times: new Float64Array(want),
+      n: 0,
+      spikes: 0,
+      inputEvents: 0,
+      totalNs: 0n,
+    };
+    for (let i = 0; i < WARMUP_SAMPLES; i++) {
+      run.source.next(run.input, 1);
+      await backend.step(run.input, run.features, 1);
+    }
+    runs.push(run);
   }
-  const times = new Float64Array(want);
-  let n = 0;
-  let spikes = 0;
-  let inputEvents = 0;
-  let total = 0n;
-  while (n < want && total < budgetNs) {
-    inputEvents += source.next(input, 1);
-    const t0 = process.hrtime.bigint();
-    spikes += await backend.step(input, features, 1);
-    const dt = process.hrtime.bigint() - t0;
-    total += dt;
-    times[n++] = Number(dt) / 1e3;
+  while (runs.some((r) => r.n < want)) {
+    for (const r of runs) {
+      const end = Math.min(want, r.n + block);
+      while (r.n < end) {
+        r.inputEvents += r.source.next(r.input, 1);
+        const t0 = process.hrtime.bigint();
+        r.spikes += await r.backend.step(r.input, r.features, 1);
+        const dt = process.hrtime.bigint() - t0;
+        r.totalNs += dt;
+        r.times[r.n++] = Number(dt) / 1e3;
+      }
+    }
   }
-  const timed = times.subarray(0, n).sort();
-  const seconds = Number(total) / 1e9;
-  return {
-    backend: backend.name,
-    device: backend.capabilities().device,
-    neurons: model.neurons,
-    fanout: model.fanout,
-    substeps: model.substeps,
-    samples: n,
-    us_per_step_median: quantile(timed, 0.5),
-    us_per_step_p99: quantile(timed, 0.99),
-    us_per_step_mean: (seconds * 1e6) / n,
-    synaptic_events_per_s: (model.fanout * (inputEvents + spikes)) / seconds,
-    firing_rate: spikes / (model.neurons * model.substeps * n),
-  };
+  return runs.map((r) => {
+    const sorted = r.times.sort();
+    const seconds = Number(r.totalNs) / 1e9;
+    return {
+      backend: r.backend.name,
+      device: r.backend.capabilities().device,
+      neurons: model.neurons,
+      fanout: model.fanout,
+      substeps: model.substeps,
+      samples: r.n,
+      us_per_step_median: quantile(sorted, 0.5),
+      us_per_step_p99: quantile(sorted, 0.99),
+      us_per_step_mean: (seconds * 1e6) / r.n,
+      synaptic_events_per_s: (model.fanout * (r.inputEvents + r.spikes)) / seconds,
+      firing_rate: r.spikes / (model.neurons * model.substeps * r.n),
+    };
+  });
 }

@@ -19,7 +19,7 @@ export interface Engine {
   getState(out: Uint8Array): void;
   setState(state: Uint8Array): void;
   reset(): void;
-  close(): void;
+  close?(): void;
 }
 
 export interface EngineFactory {
@@ -63,7 +63,7 @@ export class InProcessBackend implements Backend {
           `the model's ${over[0]} (${over[1]}) is above what ${caps.device} holds (${over[2]})`,
         );
       const engine = this.factory.create(m);
-      this.engine?.close();
+      this.engine?.close?.();
       this.engine = engine;
       this.model = m;
     });
@@ -128,7 +128,7 @@ export class InProcessBackend implements Backend {
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      this.engine?.close();
+      this.engine?.close?.();
       this.engine = undefined;
     }
     return Promise.resolve();

@@ -3,4 +3,4 @@ export * from './contract.js';
 export { createBackend, listBackends, backendNames } from './registry.js';
 export type { BackendAvailability, BackendSettings } from './registry.js';
 export { selftest, type SelftestReport, type Mismatch } from './selftest.js';
-export { benchBackend, type BenchResult, type BenchOptions } from './bench.js';
+export { benchBackends, type BenchResult, type BenchOptions } from './bench.js';

@@ -66,16 +66,7 @@ export function createNativeBackend(name: string, options: NativeBackendOptions 
       maxFanout: native.maxFanout,
       maxSubsteps: native.maxSubsteps,
     },
-    create(model) {
-      const r = open(model);
-      return {
-        step: (input, features, samples) => r.step(input, features, samples),
-        getState: (out) => r.getState(out),
-        setState: (state) => r.setState(state),
-        reset: () => r.reset(),
-        close: () => r.close(),
-      };
-    },
+    create: open,
     classify,
   });
 }

@@ -17,16 +17,7 @@ export function createReferenceBackend(name = 'reference'): Backend {
       maxFanout: LIMITS.fanout.max,
       maxSubsteps: LIMITS.substeps.max,
     },
-    create(model) {
-      const r = new ReferenceReservoir(model);
-      return {
-        step: (input, features, samples) => r.step(input, features, samples),
-        getState: (out) => r.getState(out),
-        setState: (state) => r.setState(state),
-        reset: () => r.reset(),
-        close: () => undefined,
-      };
-    },
+    create: (model) => new ReferenceReservoir(model),
     classify: (err) =>
       err instanceof RangeError || err instanceof TypeError ? 'EINVAL' : 'EFAULT',
   });

@@ -1,6 +1,6 @@
 import {
   backendNames,
-  benchBackend,
+  benchBackends,
   createBackend,
   listBackends,
   selftest,
@@ -141,9 +141,9 @@ export async function backendCommand(argv: string[]): Promise<number> {
       const samples = positiveInt(values.samples, '--samples', 5000);
       const bundle = readBundle(ctx.modelFile);
       const backends = await openAll(names, ctx.settings);
-      const results: BenchResult[] = [];
+      let results: BenchResult[];
       try {
-        for (const b of backends) results.push(await benchBackend(b, bundle, { samples }));
+        results = await benchBackends(backends, bundle, { samples });
       } finally {
         await closeAll(backends);
       }

@@ -63,6 +63,14 @@ export function coreDriverPath(): string {
   return path.join(buildDir, 'spikecap_core_driver.so');
 }
 
+/**
+ * The same driver built without any SIMD code path (SC_NO_SIMD, SC_NO_CLONES): the portable C
+ * that targets without AVX2 (ARM boards, old x86) run. The tests hold it to the same bits.
+ */
+export function portableCoreDriverPath(): string {
+  return path.join(buildDir, 'spikecap_core_driver_portable.so');
+}
+
 export class NativeLoadError extends Error {
   readonly code = 'ENATIVE';
 }

@@ -73,7 +73,9 @@ typedef struct sc_reservoir {
   uint32_t n_spikes;
   uint16_t *next_spikes;
   uint8_t *count;       /* [neurons] spikes of each neuron in the sample being computed */
-  uint8_t *fired;       /* [neurons rounded up to 8] spiked[i] of SPEC.md, 0 or 1 */
+  uint8_t *fired;       /* [neurons rounded up to 8] spiked[i] of SPEC.md, 0 or 1 (portable path) */
+  uint32_t simd;        /* 1: the AVX2 neuron update (x86-64), which uses k16 and not fired */
+  int16_t *k16;         /* [4 * neurons] in the place of mul_syn/mul_mem when simd is 1 */
 } sc_reservoir;
 
 /* Checks every range and the distinct-targets rule of SPEC.md in O((inputs + neurons) * fanout).

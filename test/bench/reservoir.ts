@@ -3,7 +3,7 @@
  * fan-out 64, 16 inputs, the default sub-steps and firing rate, for every in-process backend,
  * in one run. Models come from the generator with seed 1, as `spikecap model new` makes them.
  */
-import { benchBackend, createBackend, type BenchResult } from '../../agent/backends/index.js';
+import { benchBackends, createBackend, type BenchResult } from '../../agent/backends/index.js';
 import { formatBench } from '../../agent/cli/backend.js';
 import { generateModel } from '../../agent/model/index.js';
 import { bundleOf } from '../helpers/models.js';
@@ -17,15 +17,11 @@ export async function benchReservoir(): Promise<void> {
   for (const neurons of SIZES) {
     const { model } = generateModel({ neurons, inputs: 16, fanout: 64, seed: 1 });
     const bundle = bundleOf(model);
-    for (const name of BACKENDS) {
-      const b = createBackend(name);
-      try {
-        results.push(
-          await benchBackend(b, bundle, { samples: name === 'reference' ? 2000 : 20000 }),
-        );
-      } finally {
-        await b.close();
-      }
+    const backends = BACKENDS.map((name) => createBackend(name));
+    try {
+      results.push(...(await benchBackends(backends, bundle, { samples: 5000 })));
+    } finally {
+      for (const b of backends) await b.close();
     }
   }
   console.log(formatBench(results));

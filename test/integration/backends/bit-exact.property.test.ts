@@ -1,9 +1,9 @@
 /**
  * Property: for any valid model and any input stream, the C core in the addon, the C core
- * through the HAL driver (dlopen) and the TypeScript reference agree bit for bit on features
- * and state — over 10,000 samples per run, with the corners of SPEC.md in reach: extreme
- * weights and shifts, thresholds at 1 and 32767, full-range biases, every dash 0 … 15, counts
- * above 15, and saturation of every state variable.
+ * through the HAL driver (dlopen), the same driver built without SIMD, and the TypeScript
+ * reference agree bit for bit on features and state — over 10,000 samples per run, with the
+ * corners of SPEC.md in reach: extreme weights and shifts, thresholds at 1 and 32767,
+ * full-range biases, every dash 0 … 15, counts above 15, and saturation of every state variable.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -11,12 +11,19 @@ import fc from 'fast-check';
 import { createBackend, type Backend } from '../../../agent/backends/index.js';
 import { stateBytes, Xoshiro128 } from '../../../agent/model/index.js';
 import { randomState } from '../../../agent/backends/selftest.js';
+import { portableCoreDriverPath } from '../../../agent/shared/native.js';
 import { bundleOf, randomInputs, randomModel, type ModelKnobs } from '../../helpers/models.js';
 
 const STEPS = 10_000;
 const CHUNK = 1000;
-const names = ['native', 'native-driver', 'reference'] as const;
-const backends: Backend[] = names.map((n) => createBackend(n));
+// The portable driver is the same core without its AVX2 paths: what ARM boards run.
+const names = ['native', 'native-driver', 'native-driver (portable C)', 'reference'] as const;
+const backends: Backend[] = [
+  createBackend('native'),
+  createBackend('native-driver'),
+  createBackend('native-driver', { driverPath: portableCoreDriverPath() }),
+  createBackend('reference'),
+];
 after(async () => {
   for (const b of backends) await b.close();
 });

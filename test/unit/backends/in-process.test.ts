@@ -16,16 +16,7 @@ function smallDevice(maxNeurons: number) {
       maxFanout: 8,
       maxSubsteps: 4,
     },
-    create: (m) => {
-      const r = new ReferenceReservoir(m);
-      return {
-        step: (i, f, n) => r.step(i, f, n),
-        getState: (o) => r.getState(o),
-        setState: (s) => r.setState(s),
-        reset: () => r.reset(),
-        close: () => undefined,
-      };
-    },
+    create: (m) => new ReferenceReservoir(m),
   });
 }
 
