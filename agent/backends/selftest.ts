@@ -91,26 +91,22 @@ export async function selftest(
   let mismatches = 0;
   let first: Mismatch | null = null;
   let spikes = 0;
-  const note = (m: Mismatch) => {
-    mismatches++;
-    first ??= m;
-  };
   const names = backends.map((b) => b.name);
-
-  const compareStates = async (step: number) => {
-    const states = await Promise.all(backends.map((b) => b.getState()));
-    for (let k = 1; k < backends.length; k++) {
-      const i = firstDifference(states[0]!, states[k]!);
-      if (i >= 0)
-        note({
-          step,
-          what: 'state',
-          index: i,
-          backend: names[k]!,
-          expected: states[0]![i]!,
-          got: states[k]![i]!,
-          against: names[0]!,
-        });
+  /** Compares every backend's values with the first backend's, counting each that differs. */
+  const compare = (step: number, what: Mismatch['what'], values: ArrayLike<number>[]) => {
+    for (let k = 1; k < values.length; k++) {
+      const i = firstDifference(values[0]!, values[k]!);
+      if (i < 0) continue;
+      mismatches++;
+      first ??= {
+        step,
+        what,
+        index: i,
+        backend: names[k]!,
+        expected: values[0]![i]!,
+        got: values[k]![i]!,
+        against: names[0]!,
+      };
     }
   };
 
@@ -120,20 +116,9 @@ export async function selftest(
       const s = await backends[k]!.step(input, features[k]!, 1);
       if (k === 0) spikes += s;
     }
-    for (let k = 1; k < backends.length; k++) {
-      const i = firstDifference(features[0]!, features[k]!);
-      if (i >= 0)
-        note({
-          step,
-          what: 'features',
-          index: i,
-          backend: names[k]!,
-          expected: features[0]![i]!,
-          got: features[k]![i]!,
-          against: names[0]!,
-        });
-    }
-    if ((step + 1) % STATE_CHECK_EVERY === 0 || step === steps - 1) await compareStates(step);
+    compare(step, 'features', features);
+    if ((step + 1) % STATE_CHECK_EVERY === 0 || step === steps - 1)
+      compare(step, 'state', await Promise.all(backends.map((b) => b.getState())));
   }
   return {
     bit_exact: mismatches === 0,

@@ -1,4 +1,5 @@
 import {
+  BackendError,
   backendNames,
   benchBackends,
   createBackend,
@@ -46,8 +47,9 @@ function context(values: { config?: string; driver?: string; model?: string }): 
   return { settings, modelFile: values.model ?? modelFile };
 }
 
-function backendList(text: string | undefined, fallback: readonly string[]): string[] {
-  const names = text === undefined ? [...fallback] : text.split(',').map((s) => s.trim());
+/** `--backends A,B`: known names, each once. */
+function backendList(text: string): string[] {
+  const names = text.split(',').map((s) => s.trim());
   for (const n of names)
     if (!backendNames.includes(n))
       throw new UsageError(
@@ -101,7 +103,7 @@ export async function backendCommand(argv: string[]): Promise<number> {
     case 'selftest': {
       if (values.backends === undefined)
         throw new UsageError('backend selftest needs --backends A,B[,C] (at least two)');
-      const names = backendList(values.backends, []);
+      const names = backendList(values.backends);
       if (names.length < 2)
         throw new UsageError('--backends: selftest compares at least two backends');
       const steps = positiveInt(values.steps, '--steps', 1000);
@@ -134,13 +136,13 @@ export async function backendCommand(argv: string[]): Promise<number> {
     }
     case 'bench': {
       const ctx = context(values);
-      const available = (await listBackends(ctx.settings))
-        .filter((b) => b.available)
-        .map((b) => b.name);
-      const names = backendList(values.backends, available);
       const samples = positiveInt(values.samples, '--samples', 5000);
       const bundle = readBundle(ctx.modelFile);
-      const backends = await openAll(names, ctx.settings);
+      // Named backends must open; by default, every backend that can run here.
+      const backends =
+        values.backends === undefined
+          ? openAvailable(ctx.settings)
+          : await openAll(backendList(values.backends), ctx.settings);
       let results: BenchResult[];
       try {
         results = await benchBackends(backends, bundle, { samples });
@@ -163,6 +165,18 @@ export async function backendCommand(argv: string[]): Promise<number> {
         sub ? `unknown backend subcommand "${sub}"` : 'backend needs a subcommand',
       );
   }
+}
+
+function openAvailable(settings: BackendSettings): Backend[] {
+  const opened: Backend[] = [];
+  for (const n of backendNames) {
+    try {
+      opened.push(createBackend(n, settings));
+    } catch (err) {
+      if (!(err instanceof BackendError && err.code === 'EUNAVAILABLE')) throw err;
+    }
+  }
+  return opened;
 }
 
 async function openAll(names: string[], settings: BackendSettings): Promise<Backend[]> {

@@ -262,6 +262,18 @@ static uint32_t collect_spikes(const uint8_t *fired, uint32_t n, uint16_t *spike
 #define SC_CLONES
 #endif
 
+/* Steps 2.3-2.5 of one neuron: the decayed membrane `v` adds the decayed current and the bias
+ * (one saturation), then spikes with subtractive reset. Branch-free, so loops vectorise.
+ * Returns 1 on a spike. */
+static int32_t fire(int32_t v, int32_t isyn, int32_t bias, int32_t th, int16_t *vmem) {
+  int32_t s;
+  v = sat16(v + isyn + bias);
+  s = v >= th;
+  v -= th & -s;
+  *vmem = (int16_t)v;
+  return s;
+}
+
 /* Step 2 of a sub-step over all neurons. No branches, so it vectorises. */
 SC_CLONES static void update_neurons(uint32_t n, int32_t *restrict acc, int32_t *restrict rec0,
                                      int32_t *restrict rec1, int32_t rec_scale, int16_t *restrict vmem,
@@ -273,13 +285,7 @@ SC_CLONES static void update_neurons(uint32_t n, int32_t *restrict acc, int32_t 
   uint32_t i;
   for (i = 0; i < n; i++) {
     int32_t isyn = decay_mul(sat16(acc[i] + (rec0[i] + rec1[i]) * rec_scale), mul_syn[i]);
-    int32_t v = decay_mul(vmem[i], mul_mem[i]);
-    int32_t th = threshold[i];
-    int32_t s;
-    v = sat16(v + isyn + bias[i]);
-    s = v >= th;
-    v -= th & -s;
-    vmem[i] = (int16_t)v;
+    int32_t s = fire(decay_mul(vmem[i], mul_mem[i]), isyn, bias[i], threshold[i], &vmem[i]);
     acc[i] = isyn;
     rec0[i] = 0;
     rec1[i] = 0;
@@ -297,12 +303,7 @@ static int32_t update_one(uint32_t i, int32_t *acc, int32_t *rec0, int32_t *rec1
   int32_t a = rec0 == acc ? acc[i] + rec1[i] : acc[i] + (rec0[i] + rec1[i]) * rec_scale;
   int32_t isyn = decay(sat16(a), (int32_t)m->dash_syn[i]);
   int32_t v = decay(vmem[i], (int32_t)m->dash_mem[i]);
-  int32_t th = threshold[i];
-  int32_t s;
-  v = sat16(v + isyn + bias[i]);
-  s = v >= th;
-  v -= th & -s;
-  vmem[i] = (int16_t)v;
+  int32_t s = fire(v, isyn, bias[i], threshold[i], &vmem[i]);
   rec0[i] = 0;
   rec1[i] = 0;
   acc[i] = isyn; /* after rec0[i] = 0: rec0 may be acc */

@@ -11,6 +11,7 @@ import {
   type ModelBundle,
   type ReservoirModel,
 } from '../../agent/model/index.js';
+import { randomInput } from '../../agent/backends/selftest.js';
 
 export interface ModelKnobs {
   neurons: number;
@@ -86,17 +87,9 @@ export function bundleOf(model: ReservoirModel): ModelBundle {
   );
 }
 
-/** Random input rasters: mostly 0/1, with bursts and counts above 15 (clamped by backends). */
+/** Random input rasters, as `backend selftest` draws them (counts above 15 included). */
 export function randomInputs(length: number, seed: number): Uint8Array {
-  const rng = new Xoshiro128(seed);
   const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
-    const u = rng.nextFloat();
-    out[i] = u < 0.6 ? 0 : u < 0.9 ? 1 : u < 0.99 ? int15(rng) : 16 + rng.nextInt(240);
-  }
+  randomInput(out, new Xoshiro128(seed));
   return out;
-}
-
-function int15(rng: Xoshiro128): number {
-  return 1 + rng.nextInt(15);
 }
