@@ -17,6 +17,11 @@ export interface NativeCapabilities {
   maxInputs: number;
   maxFanout: number;
   maxSubsteps: number;
+  /**
+   * The code that computes this instance: for the built-in core 'avx2-dense' (AVX2, recurrent
+   * weights as a dense matrix: small networks), 'avx2' or 'portable'; 'driver' for a driver.
+   */
+  kernel: 'avx2-dense' | 'avx2' | 'portable' | 'driver';
 }
 
 /**

@@ -7,7 +7,8 @@
 //   getState(out: Uint8Array): void       // exactly 7N bytes
 //   setState(state: Uint8Array): void     // exactly 7N bytes
 //   reset(): void
-//   capabilities(): { name, abiVersion, maxNeurons, maxInputs, maxFanout, maxSubsteps }
+//   capabilities(): { name, abiVersion, maxNeurons, maxInputs, maxFanout, maxSubsteps, kernel }
+//                   kernel: sc_kernel() of the built-in core for this model, or "driver"
 //   close(): void                         // idempotent; any other call afterwards: ECLOSED
 //
 // Errors are Error objects with a string `code`: EINVAL (TypeError or RangeError for a bad
@@ -630,6 +631,7 @@ Napi::Value Reservoir::Capabilities(const Napi::CallbackInfo &info) {
   o.Set("maxInputs", Napi::Number::New(env, caps_.max_inputs));
   o.Set("maxFanout", Napi::Number::New(env, caps_.max_fanout));
   o.Set("maxSubsteps", Napi::Number::New(env, caps_.max_substeps));
+  o.Set("kernel", Napi::String::New(env, ops_ == nullptr ? sc_kernel(&core_) : "driver"));
   return o;
 }
 

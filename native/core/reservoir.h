@@ -76,6 +76,7 @@ typedef struct sc_reservoir {
   uint8_t *fired;       /* [neurons rounded up to 8] spiked[i] of SPEC.md, 0 or 1 (portable path) */
   uint32_t simd;        /* 1: the AVX2 neuron update (x86-64), which uses k16 and not fired */
   int16_t *k16;         /* [4 * neurons] in the place of mul_syn/mul_mem when simd is 1 */
+  int8_t *dense;        /* [neurons * neurons] recurrent weights as a matrix, or NULL */
 } sc_reservoir;
 
 /* Checks every range and the distinct-targets rule of SPEC.md in O((inputs + neurons) * fanout).
@@ -83,8 +84,9 @@ typedef struct sc_reservoir {
  * covers it). Returns SC_OK or SC_EINVAL (also for a NULL array or a too small scratch). */
 int sc_model_check(const sc_model *model, void *scratch, size_t scratch_bytes);
 
-/* Bytes of workspace one instance of `model` needs (about 32 * neurons; it depends on
- * `neurons` only). 0 if `neurons` is out of range. */
+/* Bytes of workspace one instance of `model` needs: about 32 * neurons, plus neurons^2 on
+ * x86-64 when neurons <= 1024 and neurons <= 16 * fanout (room for the dense recurrent matrix;
+ * it depends on `neurons` and `fanout` only). 0 if `neurons` is out of range. */
 size_t sc_workspace_bytes(const sc_model *model);
 
 /* Binds an instance to a model and a workspace, and resets it. The workspace must be aligned
@@ -104,6 +106,10 @@ void sc_reset(sc_reservoir *r);
  * exact total split the call). Costs O(samples * substeps * (N + fanout * events)); it never
  * fails on an initialised instance. */
 uint32_t sc_step(sc_reservoir *r, const uint8_t *input, int16_t *features, uint32_t samples);
+
+/* Which code computes this instance, for diagnostics and tests: "avx2-dense" (AVX2 with the
+ * dense recurrent matrix), "avx2" (AVX2, scattered recurrent events) or "portable". */
+const char *sc_kernel(const sc_reservoir *r);
 
 /* The canonical state encoding of SPEC.md: 7 * neurons bytes, little-endian on any host.
  * get/set return SC_OK, SC_ENOMODEL (an instance without a model) or SC_ESTATE (NULL buffer

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { createBackend, type Backend } from '../../../agent/backends/index.js';
-import { stateBytes, Xoshiro128 } from '../../../agent/model/index.js';
+import { stateBytes, Xoshiro128, type ReservoirModel } from '../../../agent/model/index.js';
 import { randomState } from '../../../agent/backends/selftest.js';
-import { portableCoreDriverPath } from '../../../agent/shared/native.js';
+import { loadNative, portableCoreDriverPath } from '../../../agent/shared/native.js';
 import { bundleOf, randomInputs, randomModel, type ModelKnobs } from '../../helpers/models.js';
 
 const STEPS = 10_000;
@@ -30,7 +30,11 @@ after(async () => {
 
 const knobs: fc.Arbitrary<ModelKnobs> = fc
   .record({
-    neurons: fc.integer({ min: 2, max: 48 }),
+    // Mostly small (fast, and shrinks well); some past 64, one block of the dense AVX2 path.
+    neurons: fc.oneof(
+      { weight: 3, arbitrary: fc.integer({ min: 2, max: 48 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 49, max: 200 }) },
+    ),
     inputs: fc.integer({ min: 1, max: 6 }),
     fanoutShare: fc.double({ min: 0, max: 1, noNaN: true }),
     substeps: fc.integer({ min: 1, max: 16 }),
@@ -49,27 +53,32 @@ const knobs: fc.Arbitrary<ModelKnobs> = fc
   }));
 
 /** Runs every backend over the same stream; returns what was seen at the rails. */
-async function agreeOn(k: ModelKnobs, inputSeed: number): Promise<{ railHits: number }> {
-  const bundle = bundleOf(randomModel(k));
+async function agreeOn(
+  model: ModelKnobs | ReservoirModel,
+  inputSeed: number,
+  steps = STEPS,
+): Promise<{ railHits: number }> {
+  const bundle = bundleOf('recWeight' in model ? model : randomModel(model));
   const m = bundle.model;
   const perSample = m.substeps * m.inputs;
-  const input = randomInputs(STEPS * perSample, inputSeed);
-  const features = backends.map(() => new Int16Array(CHUNK * 2 * m.neurons));
+  const chunk = Math.min(CHUNK, steps);
+  const input = randomInputs(steps * perSample, inputSeed);
+  const features = backends.map(() => new Int16Array(chunk * 2 * m.neurons));
   for (const b of backends) await b.load(bundle);
   let railHits = 0;
-  for (let start = 0; start < STEPS; start += CHUNK) {
-    if (start === STEPS / 2) {
+  for (let start = 0; start < steps; start += chunk) {
+    if (start > 0 && start === steps / 2) {
       // Halfway, every backend jumps to the same random state: set_state is part of the claim.
       const s = randomState(m.neurons, new Xoshiro128(inputSeed ^ 0x9e37));
       for (const b of backends) await b.setState(s);
     }
-    const chunk = input.subarray(start * perSample, (start + CHUNK) * perSample);
+    const samples = input.subarray(start * perSample, (start + chunk) * perSample);
     const spikes = [];
     for (let i = 0; i < backends.length; i++)
-      spikes.push(await backends[i]!.step(chunk, features[i]!, CHUNK));
+      spikes.push(await backends[i]!.step(samples, features[i]!, chunk));
     const states = await Promise.all(backends.map((b) => b.getState()));
     for (let i = 1; i < backends.length; i++) {
-      const where = `${names[i]} vs ${names[0]}, samples ${start}…${start + CHUNK - 1}`;
+      const where = `${names[i]} vs ${names[0]}, samples ${start}…${start + chunk - 1}`;
       assert.equal(spikes[i], spikes[0], `spike count, ${where}`);
       assert.ok(
         Buffer.from(features[i]!.buffer).equals(Buffer.from(features[0]!.buffer)),
@@ -148,4 +157,48 @@ test('saturation is reached and still agreed on', async () => {
 test('every dash 0 … 15 is exercised on its own', async () => {
   for (let dash = 0; dash <= 15; dash++)
     await agreeOn({ neurons: 12, inputs: 2, fanout: 6, substeps: 4, seed: 100 + dash, dash }, dash);
+});
+
+/** The kernel the built-in core picks for a model (see native/core/reservoir.c). */
+function kernelFor(model: ReservoirModel): string {
+  const r = new (loadNative().Reservoir)(model);
+  try {
+    return r.capabilities().kernel;
+  } finally {
+    r.close();
+  }
+}
+
+test('the dense kernel is used up to its int16 bound and never past it', async (t) => {
+  // Every neuron sends to every neuron (shift 0), and all fire in the first sub-step
+  // (threshold 1, bias 32767), so in the second each neuron's recurrent sum is the sum of all
+  // its input weights. The dense kernel adds in int16, so it may only take a model whose
+  // neurons' sums of |weight| are at most 32767.
+  const everyToEvery = (neurons: number, weightOf: (row: number) => number): ReservoirModel => {
+    const m = randomModel({ neurons, inputs: 2, fanout: neurons, substeps: 4, seed: neurons });
+    const recWeight = new Int8Array(m.recWeight.length);
+    for (let row = 0; row < neurons; row++)
+      recWeight.fill(weightOf(row), row * neurons, (row + 1) * neurons);
+    return {
+      ...m,
+      weightShiftRec: 0,
+      threshold: new Int16Array(neurons).fill(1),
+      bias: new Int16Array(neurons).fill(32767),
+      recWeight,
+    };
+  };
+  const cases = [
+    // 255 × −128 − 127 = −32767: at the bound, dense.
+    ['sum −32767', everyToEvery(300, (r) => (r < 255 ? -128 : r === 255 ? -127 : 0)), 'avx2-dense'],
+    // 256 × −128 = −32768: past it by one, scattered.
+    ['sum −32768', everyToEvery(300, (r) => (r < 256 ? -128 : 0)), 'avx2'],
+    // 300 × −128 = −38400 would wrap an int16 sum.
+    ['sum −38400', everyToEvery(300, () => -128), 'avx2'],
+  ] as const;
+  const avx2 = kernelFor(cases[0][1]) !== 'portable';
+  if (!avx2) t.skip('this CPU has no AVX2: the portable kernel has one path');
+  for (const [what, model, kernel] of cases) {
+    if (avx2) assert.equal(kernelFor(model), kernel, what);
+    await agreeOn(model, 7, 50);
+  }
 });
