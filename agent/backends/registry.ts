@@ -1,7 +1,9 @@
 /**
- * Every backend this build knows, by name: how to create one and whether it can run here.
- * Later backends (serial, onnx) register here too.
+ * Every backend this build knows, by name: how to open one and whether it can run here.
+ * In-process backends open synchronously (`createBackend`); a board on a serial port only after
+ * its handshake, so `openBackend` is the one way to open any of them.
  */
+import { openSerialBackend } from '../../firmware-bridge/host/index.js';
 import { BackendError, type Backend, type BackendCapabilities } from './contract.js';
 import { coreDriverPath, createNativeBackend } from './native.js';
 import { createReferenceBackend } from './reference.js';
@@ -11,11 +13,18 @@ export interface BackendSettings {
   readonly driverPath?: string;
   /** The argument string handed to the driver's open(). */
   readonly driverArgs?: string;
+  /** The serial port of a spikecap board, for `serial`. */
+  readonly serialPort?: string;
+  /** Its UART's baud rate (default 921,600). */
+  readonly serialBaud?: number;
 }
 
 interface Entry {
   readonly description: string;
-  create(settings: BackendSettings): Backend;
+  /** In-process backends: opened at once. */
+  create?(settings: BackendSettings): Backend;
+  /** Backends behind a link: opened after a handshake. */
+  open?(settings: BackendSettings): Promise<Backend>;
 }
 
 const entries: Record<string, Entry> = {
@@ -37,16 +46,45 @@ const entries: Record<string, Entry> = {
     description: 'the TypeScript reference (the spec in code; slow)',
     create: () => createReferenceBackend(),
   },
+  serial: {
+    description: 'a spikecap board on a serial port (firmware-bridge/PROTOCOL.md)',
+    open: (s) => {
+      if (s.serialPort === undefined)
+        throw new BackendError(
+          'EUNAVAILABLE',
+          'serial',
+          'no serial port configured (backends.serial_port, or --port)',
+        );
+      return openSerialBackend(s.serialPort, {
+        ...(s.serialBaud !== undefined ? { baudRate: s.serialBaud } : {}),
+      });
+    },
+  },
 };
 
 export const backendNames: readonly string[] = Object.keys(entries);
 
-/** Creates a backend by name; `EUNAVAILABLE` if it cannot run here, `EINVAL` if unknown. */
-export function createBackend(name: string, settings: BackendSettings = {}): Backend {
-  const entry = entries[name];
-  if (!entry)
+function entry(name: string): Entry {
+  const e = entries[name];
+  if (!e)
     throw new BackendError('EINVAL', name, `no such backend (known: ${backendNames.join(', ')})`);
-  return entry.create(settings);
+  return e;
+}
+
+/**
+ * Creates an in-process backend by name; `EUNAVAILABLE` if it cannot run here, `EINVAL` if
+ * unknown or if it is one that needs {@link openBackend}.
+ */
+export function createBackend(name: string, settings: BackendSettings = {}): Backend {
+  const e = entry(name);
+  if (!e.create) throw new BackendError('EINVAL', name, 'opens asynchronously: use openBackend()');
+  return e.create(settings);
+}
+
+/** Opens any backend by name; rejects `EUNAVAILABLE` if it cannot run here. */
+export async function openBackend(name: string, settings: BackendSettings = {}): Promise<Backend> {
+  const e = entry(name);
+  return e.create ? e.create(settings) : e.open!(settings);
 }
 
 export interface BackendAvailability {
@@ -61,12 +99,12 @@ export interface BackendAvailability {
 /** Tries each backend (creating and closing it) and says which can run on this machine. */
 export async function listBackends(settings: BackendSettings = {}): Promise<BackendAvailability[]> {
   const out: BackendAvailability[] = [];
-  for (const [name, entry] of Object.entries(entries)) {
+  for (const [name, e] of Object.entries(entries)) {
     try {
-      const b = entry.create(settings);
+      const b = await openBackend(name, settings);
       out.push({
         name,
-        description: entry.description,
+        description: e.description,
         available: true,
         capabilities: b.capabilities(),
       });
@@ -74,7 +112,7 @@ export async function listBackends(settings: BackendSettings = {}): Promise<Back
     } catch (err) {
       out.push({
         name,
-        description: entry.description,
+        description: e.description,
         available: false,
         reason: (err as Error).message,
       });

@@ -2,8 +2,8 @@ import {
   BackendError,
   backendNames,
   benchBackends,
-  createBackend,
   listBackends,
+  openBackend,
   selftest,
   type Backend,
   type BackendSettings,
@@ -22,7 +22,8 @@ export const backendUsage = `usage:
   spikecap backend bench [--model FILE] [--backends A,B] [--samples N] [--json]
       µs per input sample (median, p99), synaptic events per second, firing rate
   Backends: ${backendNames.join(', ')}. --model defaults to model.bundle of the config;
-  --driver PATH sets the native-driver library (default: backends.driver, else the C core's).`;
+  --driver PATH sets the native-driver library (default: backends.driver, else the C core's);
+  --port P [--baud B] the board of the serial backend (default: backends.serial_port).`;
 
 interface Context {
   settings: BackendSettings;
@@ -30,7 +31,13 @@ interface Context {
 }
 
 /** The config supplies defaults; a config that does not load only matters if it was asked for. */
-function context(values: { config?: string; driver?: string; model?: string }): Context {
+function context(values: {
+  config?: string;
+  driver?: string;
+  model?: string;
+  port?: string;
+  baud?: string;
+}): Context {
   let modelFile = defaultModelBundle;
   let settings: BackendSettings = {};
   try {
@@ -39,11 +46,16 @@ function context(values: { config?: string; driver?: string; model?: string }): 
     settings = {
       ...(resolved.driverPath !== undefined ? { driverPath: resolved.driverPath } : {}),
       ...(resolved.driverArgs ? { driverArgs: resolved.driverArgs } : {}),
+      ...(resolved.serialPort !== undefined ? { serialPort: resolved.serialPort } : {}),
+      serialBaud: resolved.serialBaud,
     };
   } catch (err) {
     if (!(err instanceof ConfigError) || values.config !== undefined) throw err;
   }
   if (values.driver !== undefined) settings = { ...settings, driverPath: values.driver };
+  if (values.port !== undefined) settings = { ...settings, serialPort: values.port };
+  if (values.baud !== undefined)
+    settings = { ...settings, serialBaud: positiveInt(values.baud, '--baud', 921_600) };
   return { settings, modelFile: values.model ?? modelFile };
 }
 
@@ -74,6 +86,8 @@ export async function backendCommand(argv: string[]): Promise<number> {
     config: { type: 'string' },
     json: { type: 'boolean' },
     driver: { type: 'string' },
+    port: { type: 'string' },
+    baud: { type: 'string' },
     model: { type: 'string' },
     backends: { type: 'string' },
     steps: { type: 'string' },
@@ -141,7 +155,7 @@ export async function backendCommand(argv: string[]): Promise<number> {
       // Named backends must open; by default, every backend that can run here.
       const backends =
         values.backends === undefined
-          ? openAvailable(ctx.settings)
+          ? await openAvailable(ctx.settings)
           : await openAll(backendList(values.backends), ctx.settings);
       let results: BenchResult[];
       try {
@@ -167,11 +181,11 @@ export async function backendCommand(argv: string[]): Promise<number> {
   }
 }
 
-function openAvailable(settings: BackendSettings): Backend[] {
+async function openAvailable(settings: BackendSettings): Promise<Backend[]> {
   const opened: Backend[] = [];
   for (const n of backendNames) {
     try {
-      opened.push(createBackend(n, settings));
+      opened.push(await openBackend(n, settings));
     } catch (err) {
       if (!(err instanceof BackendError && err.code === 'EUNAVAILABLE')) throw err;
     }
@@ -182,7 +196,7 @@ function openAvailable(settings: BackendSettings): Backend[] {
 async function openAll(names: string[], settings: BackendSettings): Promise<Backend[]> {
   const opened: Backend[] = [];
   try {
-    for (const n of names) opened.push(createBackend(n, settings));
+    for (const n of names) opened.push(await openBackend(n, settings));
     return opened;
   } catch (err) {
     await closeAll(opened);

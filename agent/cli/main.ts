@@ -8,6 +8,7 @@ import { Logger } from '../shared/log.js';
 import { packageRoot } from '../shared/paths.js';
 import { UsageError, parse } from './args.js';
 import { backendCommand, backendUsage } from './backend.js';
+import { boardCommand, boardUsage } from './board.js';
 import { configCommand, configUsage } from './config.js';
 import { metricsCommand, metricsUsage } from './metrics.js';
 import { modelCommand, modelUsage } from './model.js';
@@ -27,6 +28,7 @@ commands:
   metrics query|list|tail      read stored series back from Redis
   model new|info               create a reservoir model bundle; describe one
   backend list|selftest|bench  the paths that compute the reservoir: which run here, bit-exact, speed
+  board info|upload|stats|reset|emulate  a spikecap board on a serial port; the virtual board
 
 Every command that touches the agent's world takes --config FILE (default: $SPIKECAP_CONFIG,
 else config/spikecap.yaml in a source checkout, /etc/spikecap/spikecap.yaml when installed).
@@ -36,6 +38,7 @@ ${configUsage}
 ${metricsUsage}
 ${modelUsage}
 ${backendUsage}
+${boardUsage}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -65,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
       return modelCommand(rest);
     case 'backend':
       return backendCommand(rest);
+    case 'board':
+      return boardCommand(rest);
     default:
       throw new UsageError(`unknown command "${cmd}"`);
   }

@@ -30,6 +30,9 @@ export interface ResolvedConfig {
   /** backends.driver as an absolute path; undefined: the C core built as a driver. */
   driverPath: string | undefined;
   driverArgs: string;
+  /** backends.serial_port; undefined: no board configured. */
+  serialPort: string | undefined;
+  serialBaud: number;
 }
 
 /** The model bundle shipped with spikecap. */
@@ -122,6 +125,8 @@ export function resolveConfig(
     modelBundle: c.model.bundle ? path.resolve(baseDir, c.model.bundle) : defaultModelBundle,
     driverPath: c.backends.driver ? path.resolve(baseDir, c.backends.driver) : undefined,
     driverArgs: c.backends.driver_args,
+    serialPort: c.backends.serial_port || undefined,
+    serialBaud: c.backends.serial_baud,
   };
 }
 

@@ -205,4 +205,12 @@ driver: string
  * Argument string handed to the driver's open(), e.g. a device path.
  */
 driver_args: string
+/**
+ * Serial device of a spikecap board for the serial backend (firmware-bridge/PROTOCOL.md), e.g. /dev/ttyACM0 or a stable /dev/serial/by-id/... link. Empty: no board.
+ */
+serial_port: string
+/**
+ * Baud rate of the board's UART; it also sets the serial link's timeouts (the wire time of a frame). Ignored by USB-CDC boards and pseudo-terminals.
+ */
+serial_baud: number
 }
