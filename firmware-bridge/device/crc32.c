@@ -1,0 +1,27 @@
+/*
+ * CRC-32 (IEEE 802.3 / zlib), four bits at a time from a 64-byte table: a sixteenth of the
+ * flash of the usual 1 KiB table, and still fast enough for a UART (about 10 cycles a byte on
+ * a Cortex-M4). Constant tables only, so it works before .data is initialised.
+ */
+#include "crc32.h"
+
+/* table[n] = the CRC register after shifting the nibble n through four rounds of the
+ * reflected polynomial 0xEDB88320. */
+static const uint32_t crc_nibble[16] = {
+    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
+    0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
+    0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
+
+uint32_t crc32_update(uint32_t crc, const uint8_t *data, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    crc ^= data[i];
+    crc = (crc >> 4) ^ crc_nibble[crc & 0x0Fu];
+    crc = (crc >> 4) ^ crc_nibble[crc & 0x0Fu];
+  }
+  return crc;
+}
+
+uint32_t crc32(const uint8_t *data, size_t n) {
+  return crc32_final(crc32_update(CRC32_INIT, data, n));
+}
