@@ -32,7 +32,7 @@
  * - `EUNAVAILABLE`: the backend cannot run on this machine (addon not built, driver missing);
  *   raised by the factory, never mid-run.
  */
-import type { ModelBundle } from '../model/index.js';
+import type { ModelBundle, ReservoirModel } from '../model/index.js';
 
 /** What a backend can hold, as it reports it. */
 export interface BackendCapabilities {
@@ -114,4 +114,29 @@ export interface Backend {
 
   /** Releases the device. Idempotent; every later call but `close` raises `ECLOSED`. */
   close(): Promise<void>;
+}
+
+/**
+ * Throws `ELIMIT` if the model is larger than `caps` allows, naming the first parameter over
+ * and the device: what every backend's `load` checks before it touches the device.
+ */
+export function checkCapabilities(
+  backend: string,
+  caps: BackendCapabilities,
+  m: ReservoirModel,
+): void {
+  const over = (
+    [
+      ['neurons', m.neurons, caps.maxNeurons],
+      ['inputs', m.inputs, caps.maxInputs],
+      ['fanout', m.fanout, caps.maxFanout],
+      ['substeps', m.substeps, caps.maxSubsteps],
+    ] as const
+  ).find(([, v, max]) => v > max);
+  if (over)
+    throw new BackendError(
+      'ELIMIT',
+      backend,
+      `the model's ${over[0]} (${over[1]}) is above what ${caps.device} holds (${over[2]})`,
+    );
 }

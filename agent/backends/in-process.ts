@@ -7,6 +7,7 @@ import type { ModelBundle, ReservoirModel } from '../model/index.js';
 import { featureLength, inputLength, stateBytes } from '../model/index.js';
 import {
   BackendError,
+  checkCapabilities,
   type Backend,
   type BackendCapabilities,
   type BackendErrorCode,
@@ -47,21 +48,7 @@ export class InProcessBackend implements Backend {
   load(bundle: ModelBundle): Promise<void> {
     return this.call(() => {
       const m = bundle.model;
-      const caps = this.factory.capabilities;
-      const over = (
-        [
-          ['neurons', m.neurons, caps.maxNeurons],
-          ['inputs', m.inputs, caps.maxInputs],
-          ['fanout', m.fanout, caps.maxFanout],
-          ['substeps', m.substeps, caps.maxSubsteps],
-        ] as const
-      ).find(([, v, max]) => v > max);
-      if (over)
-        throw new BackendError(
-          'ELIMIT',
-          this.name,
-          `the model's ${over[0]} (${over[1]}) is above what ${caps.device} holds (${over[2]})`,
-        );
+      checkCapabilities(this.name, this.factory.capabilities, m);
       const engine = this.factory.create(m);
       this.engine?.close?.();
       this.engine = engine;

@@ -25,13 +25,16 @@ export const backendUsage = `usage:
   --driver PATH sets the native-driver library (default: backends.driver, else the C core's);
   --port P [--baud B] the board of the serial backend (default: backends.serial_port).`;
 
-interface Context {
+export interface Context {
   settings: BackendSettings;
   modelFile: string;
 }
 
-/** The config supplies defaults; a config that does not load only matters if it was asked for. */
-function context(values: {
+/**
+ * The backends' settings and the model file: the command line over the config. A config that
+ * does not load only matters if it was asked for (`--config`). `board` uses it too.
+ */
+export function context(values: {
   config?: string;
   driver?: string;
   model?: string;

@@ -10,9 +10,9 @@ import {
   type BoardClientOptions,
   type HelloInfo,
 } from '../../firmware-bridge/host/index.js';
-import { ConfigError, loadConfig } from '../config/index.js';
 import { readBundle } from '../model/index.js';
 import { parse, UsageError } from './args.js';
+import { context } from './backend.js';
 
 export const boardUsage = `usage:
   spikecap board info [--port P] [--json]       firmware, limits, boot id, the model it holds
@@ -27,28 +27,15 @@ export const boardUsage = `usage:
       prints the path to use as --port, and injects the faults asked for
   --port defaults to backends.serial_port of the config; --baud to backends.serial_baud.`;
 
-/** The port and baud rate: the command line, else the config. */
+/** The port and baud rate: the command line, else the config (as `backend` reads them). */
 function link(values: { config?: string; port?: string; baud?: string }): {
   port: string;
   options: BoardClientOptions;
 } {
-  let port = values.port;
-  let baud: number | undefined;
-  try {
-    const { resolved } = loadConfig(values.config === undefined ? {} : { file: values.config });
-    port ??= resolved.serialPort;
-    baud = resolved.serialBaud;
-  } catch (err) {
-    if (!(err instanceof ConfigError) || values.config !== undefined) throw err;
-  }
-  if (values.baud !== undefined) {
-    baud = Number(values.baud);
-    if (!Number.isInteger(baud) || baud < 1)
-      throw new UsageError(`--baud: expected a positive integer, got "${values.baud}"`);
-  }
-  if (port === undefined)
+  const { serialPort, serialBaud } = context(values).settings;
+  if (serialPort === undefined)
     throw new UsageError('no serial port: give --port P, or set backends.serial_port');
-  return { port, options: baud === undefined ? {} : { baudRate: baud } };
+  return { port: serialPort, options: serialBaud === undefined ? {} : { baudRate: serialBaud } };
 }
 
 function describe(h: HelloInfo, port: string): string {

@@ -25,6 +25,7 @@
  */
 import {
   BackendError,
+  checkCapabilities,
   type Backend,
   type BackendCapabilities,
   type BackendErrorCode,
@@ -134,20 +135,7 @@ export class SerialBackend implements Backend {
       const m = bundle.model;
       const limits = this.client.hello.limits;
       const caps = this.capabilities();
-      const over = (
-        [
-          ['neurons', m.neurons, caps.maxNeurons],
-          ['inputs', m.inputs, caps.maxInputs],
-          ['fanout', m.fanout, caps.maxFanout],
-          ['substeps', m.substeps, caps.maxSubsteps],
-        ] as const
-      ).find(([, v, max]) => v > max);
-      if (over)
-        throw new BackendError(
-          'ELIMIT',
-          this.name,
-          `the model's ${over[0]} (${over[1]}) is above what ${caps.device} holds (${over[2]})`,
-        );
+      checkCapabilities(this.name, caps, m);
       const image = modelImage(bundle);
       if (image.length > limits.maxImage)
         throw new BackendError(
