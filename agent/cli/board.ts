@@ -46,7 +46,8 @@ function describe(h: HelloInfo, port: string): string {
     `firmware:  ${fw.name} ${fw.major}.${fw.minor}.${fw.patch} (protocol ${h.protoMajor}.${h.protoMinor})\n` +
     `boot id:   ${h.bootId.toString(16).padStart(8, '0')}\n` +
     `limits:    ${l.maxNeurons} neurons, ${l.maxInputs} inputs, fan-out ${l.maxFanout}, ` +
-    `${l.maxSubsteps} sub-steps, image ${l.maxImage} B, frame payload ${l.maxPayload} B\n` +
+    `${l.maxSubsteps} sub-steps, image ${l.maxImage} B, frame payload ${l.maxPayload} B, ` +
+    `upload window ${l.rxWindow}\n` +
     `model:     ${h.modelLoaded ? `loaded, image sha256 ${h.modelSha256}` : 'none'}\n` +
     (h.upload.active
       ? `upload:    in progress, ${h.upload.offset} B received of image sha256 ${h.upload.sha256}\n`

@@ -144,6 +144,7 @@ static void on_hello(struct board *b) {
   le_put32(p + 24, (uint32_t)BOARD_MAX_IMAGE);
   p[28] = b->model_loaded;
   p[29] = b->upload_active;
+  le_put16(p + 30, BOARD_RX_WINDOW);
   le_put32(p + 32, b->upload_active ? b->upload_offset : 0u);
   if (b->model_loaded) memcpy(p + 36, b->model_sha, SHA256_BYTES);
   if (b->upload_active) memcpy(p + 68, b->upload_sha, SHA256_BYTES);

@@ -17,7 +17,7 @@
 #include "sha256.h"
 
 #define BOARD_PROTO_MAJOR 1u
-#define BOARD_PROTO_MINOR 0u
+#define BOARD_PROTO_MINOR 1u
 
 /* Message types (PROTOCOL.md section 3). A response is the request's type | 0x80. */
 enum board_msg {

@@ -9,6 +9,10 @@
  *   BOARD_MAX_INPUTS     256  SPEC.md's limit
  *   BOARD_MAX_FANOUT     512  SPEC.md's limit
  *   BOARD_MAX_SUBSTEPS    16  SPEC.md's limit
+ *   BOARD_RX_WINDOW        1  UPLOAD_CHUNK requests a host may have in flight (HELLO
+ *                       `rx_window`, PROTOCOL.md 4.1): how many frames the port can take in
+ *                       while the engine is busy with one. The virtual board's pty buffers
+ *                       64 KiB, so its Makefile sets 4; an MCU's RX ring decides its own.
  *   BOARD_MAX_IMAGE     the image of the largest model within the four limits above
  *                       (PROTOCOL.md section 6): 1,972,296 bytes with the defaults, so every
  *                       model the other limits admit can be uploaded.
@@ -45,6 +49,9 @@
 #endif
 #ifndef BOARD_MAX_SUBSTEPS
 #define BOARD_MAX_SUBSTEPS 16u
+#endif
+#ifndef BOARD_RX_WINDOW
+#define BOARD_RX_WINDOW 1u
 #endif
 
 /* Fan-out never exceeds N (SPEC.md), so the largest possible rows are min(F, N) long. */

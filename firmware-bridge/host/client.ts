@@ -113,6 +113,10 @@ export interface LinkCounters {
   readonly resetsSeen: number;
   /** Times the port was reopened after it vanished and the device answered HELLO. */
   readonly reconnects: number;
+  /** UPLOAD_CHUNKs sent while others were in flight (the device's rx_window, PROTOCOL.md 4.1). */
+  readonly windowedChunks: number;
+  /** Windows given up at a gap (a lost or refused chunk): the upload went on one by one. */
+  readonly windowGaps: number;
 }
 
 /** The state of the link, as far as the client knows without asking. */
@@ -181,6 +185,15 @@ interface Waiter {
   readonly fail: (err: BoardError) => void;
 }
 
+/** One UPLOAD_CHUNK of a window in flight (PROTOCOL.md 4.1): its seq and where it ends. */
+interface WindowSlot {
+  readonly seq: number;
+  readonly end: number;
+  /** Its answer (an ERROR included), or `lost`: no answer will be taken for it. */
+  readonly answer: Promise<Frame | 'lost'>;
+  readonly settle: (outcome: Frame | 'lost') => void;
+}
+
 /** One request: what is sent, and what its answer can be. */
 interface Request {
   readonly type: RequestType;
@@ -225,7 +238,15 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
   private readonly own: Mutable<
     Pick<
       LinkCounters,
-      'framesOut' | 'bytesOut' | 'retries' | 'timeouts' | 'stale' | 'resetsSeen' | 'reconnects'
+      | 'framesOut'
+      | 'bytesOut'
+      | 'retries'
+      | 'timeouts'
+      | 'stale'
+      | 'resetsSeen'
+      | 'reconnects'
+      | 'windowedChunks'
+      | 'windowGaps'
     >
   > = {
     framesOut: 0,
@@ -235,6 +256,8 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
     stale: 0,
     resetsSeen: 0,
     reconnects: 0,
+    windowedChunks: 0,
+    windowGaps: 0,
   };
   /** The last seq used; a random start keeps a restarted host clear of an old one's answers. */
   private seq = randomInt(0x10000);
@@ -252,6 +275,8 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
   private status: LinkStatus = { state: 'disconnected', since: Date.now(), reason: 'not open' };
 
   private waiter: Waiter | undefined;
+  /** The UPLOAD_CHUNKs of a window in flight, oldest first (PROTOCOL.md 4.1). */
+  private window: WindowSlot[] = [];
   /** The end of the queue of public calls. */
   private tail: Promise<void> = Promise.resolve();
   /** Public calls running or queued. */
@@ -433,6 +458,8 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
       const fullChunk = () => this.maxPayload() - 4;
       let chunkSize = fullChunk();
       let streak = 0;
+      // Up to rx_window chunks in flight while the link is clean (4.1); one by one after a gap.
+      let windowed = true;
       for (let round = 1; ; round++) {
         let progressed = false;
         let inChunk = false;
@@ -451,6 +478,14 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
           let idle = 0;
           while (offset < size) {
             chunkSize = Math.min(chunkSize, fullChunk());
+            if (windowed && this.rxWindow() > 1) {
+              const r = await this.windowedChunks(image, offset, chunkSize, onProgress);
+              if (r.offset > offset) progressed = true;
+              offset = r.offset;
+              if (!r.clean) windowed = false; // one by one until a streak of answers again
+              streak = 0;
+              continue;
+            }
             const chunk = image.subarray(offset, Math.min(size, offset + chunkSize));
             inChunk = true;
             const next = await this.request(
@@ -464,6 +499,7 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
             );
             inChunk = false;
             if (++streak >= CHUNK_GROWTH_STREAK) {
+              windowed = chunkSize === fullChunk();
               chunkSize = Math.min(fullChunk(), 2 * chunkSize);
               streak = 0;
             }
@@ -496,6 +532,7 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
             chunkSize = Math.max(MIN_UPLOAD_CHUNK, chunkSize >> 1);
             streak = 0;
           }
+          windowed = false;
           stalls = progressed ? 0 : stalls + 1;
           if (stalls > this.retries || round >= 4 * (this.retries + 1))
             throw new BoardError(
@@ -508,6 +545,99 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
         }
       }
     });
+  }
+
+  /**
+   * UPLOAD_CHUNKs with up to `rx_window` in flight (PROTOCOL.md 4.1), from `offset` on: while one
+   * is answered the next ones are already on the wire, so a fast link is not idle for a round
+   * trip per chunk. Answers come in order. At the first gap (no answer within the timeout, a
+   * damaged frame, an ERROR such as the E_OFFSET that follows a lost chunk, a short offset) it
+   * stops sending, gives up the chunks in flight (their late answers are stale, and a chunk the
+   * device did take only moves its offset on) and returns the offset the device confirmed last;
+   * the caller goes on one chunk at a time from there, which is always right: a chunk below the
+   * device's offset changes nothing and is answered with the offset it has.
+   */
+  private async windowedChunks(
+    image: Uint8Array,
+    offset: number,
+    chunkSize: number,
+    onProgress: ((sent: number, total: number) => void) | undefined,
+  ): Promise<{ offset: number; clean: boolean }> {
+    const size = image.length;
+    const limit = this.rxWindow();
+    const timeoutMs = this.timeoutFor(chunkSize + 4, 4);
+    let next = offset;
+    let acked = offset;
+    // The chunks sent and not yet looked at, oldest first (this.window holds those unanswered).
+    const sent: WindowSlot[] = [];
+    try {
+      while (acked < size) {
+        while (sent.length < limit && next < size) {
+          this.checkSendable('UPLOAD_CHUNK');
+          if (this.needHello) return { offset: acked, clean: false };
+          const end = Math.min(size, next + chunkSize);
+          if (sent.length > 0) this.own.windowedChunks++;
+          sent.push(this.sendWindowed(encodeUploadChunk(next, image.subarray(next, end)), end));
+          next = end;
+        }
+        const slot = sent.shift();
+        if (!slot) return { offset: acked, clean: false };
+        const timer = setTimeout(() => this.loseWindow(), timeoutMs);
+        const outcome = await slot.answer;
+        clearTimeout(timer);
+        if (outcome === 'lost' || outcome.type !== (MessageType.UPLOAD_CHUNK | RESPONSE_FLAG))
+          return this.windowGap(acked);
+        this.setStatus('up');
+        let got: number;
+        try {
+          got = this.checkOffset(
+            decodeOffset(outcome.payload, 'UPLOAD_CHUNK'),
+            size,
+            'UPLOAD_CHUNK',
+          );
+        } catch {
+          return this.windowGap(acked); // one by one, where request() reports it
+        }
+        acked = Math.max(acked, got);
+        onProgress?.(acked, size);
+        if (got < slot.end) return this.windowGap(acked);
+      }
+      return { offset: acked, clean: true };
+    } finally {
+      this.loseWindow();
+    }
+  }
+
+  private windowGap(offset: number): { offset: number; clean: false } {
+    this.own.windowGaps++;
+    return { offset, clean: false };
+  }
+
+  private sendWindowed(payload: Buffer, end: number): WindowSlot {
+    const seq = this.nextSeq();
+    let settle!: (outcome: Frame | 'lost') => void;
+    const answer = new Promise<Frame | 'lost'>((resolve) => (settle = resolve));
+    const slot = { seq, end, answer, settle };
+    this.window.push(slot);
+    this.write(
+      encodeFrame(
+        {
+          version: PROTOCOL_VERSION,
+          type: MessageType.UPLOAD_CHUNK,
+          seq,
+          flags: 0,
+          boot: this.addressedBoot,
+          payload,
+        },
+        { leadingZero: true },
+      ),
+    );
+    return slot;
+  }
+
+  /** How many UPLOAD_CHUNKs the device takes in flight (HELLO `rx_window`). */
+  private rxWindow(): number {
+    return this.lastHello?.limits.rxWindow ?? 1;
   }
 
   /**
@@ -635,6 +765,7 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
     this.needHello = true;
     this.decoder.clear();
     this.setStatus('disconnected', err.message);
+    this.loseWindow();
     this.waiter?.fail(
       new BoardError(
         'EDISCONNECTED',
@@ -720,15 +851,38 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
     // Fast retransmit: a damaged frame while an answer is awaited is most likely that answer.
     // Resending at once (the identical bytes: the device answers a duplicate from memory, 4.2)
     // saves waiting out the timeout on a noisy line.
-    if (this.waiter && d.crcErrors + d.framingErrors > damagedBefore) this.waiter.settle('damaged');
+    if (d.crcErrors + d.framingErrors > damagedBefore) {
+      this.waiter?.settle('damaged');
+      this.loseWindow(); // a window is not repaired in place: the upload goes on one by one
+    }
   }
 
   private onFrame(frame: Frame): void {
     const current = frame.version === PROTOCOL_VERSION;
     if (current) this.noteBoot(frame.boot);
     const w = this.waiter;
-    if (w && current && w.accepts(frame)) w.settle(frame);
-    else this.own.stale++;
+    if (w && current && w.accepts(frame)) {
+      w.settle(frame);
+      return;
+    }
+    const i = current ? this.window.findIndex((slot) => slot.seq === frame.seq) : -1;
+    const answers = frame.type === (MessageType.UPLOAD_CHUNK | RESPONSE_FLAG);
+    if (i < 0 || !(answers || frame.type === MessageType.ERROR)) {
+      this.own.stale++;
+      return;
+    }
+    // Answers come in order: chunks before this one that got none were lost on the way.
+    const lost = this.window.splice(0, i + 1);
+    const slot = lost.pop()!;
+    for (const l of lost) l.settle('lost');
+    slot.settle(frame);
+  }
+
+  /** Gives up every chunk of the window in flight: their late answers will be stale. */
+  private loseWindow(): void {
+    const lost = this.window;
+    this.window = [];
+    for (const slot of lost) slot.settle('lost');
   }
 
   /** PROTOCOL.md 4.3: a boot id other than the last one seen means the device reset. */
@@ -1029,6 +1183,7 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
     this.reopenTimer = this.probeTimer = undefined;
     this.setStatus('closed', 'closed');
     this.waiter?.fail(this.closedError(this.waiter.what));
+    this.loseWindow();
     for (const wake of [...this.linkWaiters]) wake();
     const port = this.port;
     this.port = undefined;

@@ -252,6 +252,11 @@ export interface HelloInfo {
     readonly maxSubsteps: number;
     /** The largest model image (section 6) the device holds. */
     readonly maxImage: number;
+    /**
+     * UPLOAD_CHUNK requests the host may have in flight (protocol 1.1, section 4.1); 1 for a
+     * 1.0 device, whose HELLO has 0 there.
+     */
+    readonly rxWindow: number;
   };
   readonly modelLoaded: boolean;
   /** SHA-256 of the loaded image, 64 hex digits (all zeros when none is loaded). */
@@ -293,6 +298,7 @@ export function decodeHello(payload: Uint8Array): HelloInfo {
       maxFanout: b.readUInt16LE(20),
       maxSubsteps: b.readUInt16LE(22),
       maxImage: b.readUInt32LE(24),
+      rxWindow: Math.max(1, b.readUInt16LE(30)),
     },
     modelLoaded: b.readUInt8(28) !== 0,
     modelSha256: b.subarray(36, 68).toString('hex'),
@@ -328,6 +334,7 @@ export function encodeHello(info: HelloInfo): Buffer {
   b.writeUInt32LE(info.limits.maxImage, 24);
   b.writeUInt8(info.modelLoaded ? 1 : 0, 28);
   b.writeUInt8(info.upload.active ? 1 : 0, 29);
+  b.writeUInt16LE(info.limits.rxWindow, 30);
   b.writeUInt32LE(info.upload.offset, 32);
   shaBytes(info.modelSha256 || ZERO_SHA).copy(b, 36);
   shaBytes(info.upload.sha256 || ZERO_SHA).copy(b, 68);

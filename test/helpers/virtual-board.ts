@@ -22,6 +22,8 @@ export interface VirtualBoardFlags {
   readonly vanishAfter?: number;
   readonly vanishMs?: number;
   readonly seed?: number;
+  /** No protocol: answer each 0x00-ended chunk with this many bytes (benchmarks). */
+  readonly rawReply?: number;
 }
 
 export interface VirtualBoard {
@@ -44,6 +46,7 @@ const FLAG_NAMES: Record<keyof VirtualBoardFlags, string> = {
   vanishAfter: '--vanish-after',
   vanishMs: '--vanish-ms',
   seed: '--seed',
+  rawReply: '--raw-reply',
 };
 
 const STARTUP_TIMEOUT_MS = 10_000;

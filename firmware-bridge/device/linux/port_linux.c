@@ -63,6 +63,14 @@ int lport_stage(struct port *p, uint8_t byte) {
   return 1;
 }
 
+size_t lport_stage_run(struct port *p, const uint8_t *bytes, size_t n) {
+  const size_t room = sizeof p->stage - p->stage_len;
+  if (n > room) n = room;
+  memcpy(p->stage + p->stage_len, bytes, n);
+  p->stage_len += n;
+  return n;
+}
+
 size_t port_read(struct port *p, uint8_t *buf, size_t cap) {
   size_t n = p->stage_len - p->stage_pos;
   if (n > cap) n = cap;

@@ -39,6 +39,7 @@ struct options {
   uint32_t delay_ms, jitter_ms;
   unsigned long stall_after, reset_every, vanish_after;
   uint32_t stall_ms, vanish_ms;
+  unsigned long raw_reply;
   uint64_t seed;
   int seed_given;
 };
@@ -83,6 +84,8 @@ static void usage(FILE *to) {
       "                      the device keeps its model and state\n"
       "  --vanish-ms MS      how long the port is gone (default 1500)\n"
       "  --seed S            seed of the fault RNG (default: random, logged)\n"
+      "  --raw-reply N       no protocol: answer every 0x00-ended chunk with N bytes (N-1 of\n"
+      "                      0x55, then 0x00), for timing the bare pty (npm run bench -- serial)\n"
       "  --help              this text\n",
       to);
 }
@@ -160,7 +163,7 @@ static void parse_args(int argc, char **argv, struct options *o) {
          strcmp(name, "--jitter") != 0 && strcmp(name, "--stall-after") != 0 &&
          strcmp(name, "--stall-ms") != 0 && strcmp(name, "--reset-every") != 0 &&
          strcmp(name, "--vanish-after") != 0 && strcmp(name, "--vanish-ms") != 0 &&
-         strcmp(name, "--seed") != 0)) {
+         strcmp(name, "--seed") != 0 && strcmp(name, "--raw-reply") != 0)) {
       die_usage(arg, "unknown flag");
     }
     if (eq != NULL) {
@@ -191,6 +194,8 @@ static void parse_args(int argc, char **argv, struct options *o) {
       o->vanish_after = parse_count(name, val, 1, ULONG_MAX);
     } else if (strcmp(name, "--vanish-ms") == 0) {
       o->vanish_ms = (uint32_t)parse_count(name, val, 0, 3600000);
+    } else if (strcmp(name, "--raw-reply") == 0) {
+      o->raw_reply = parse_count(name, val, 1, BOARD_TX_BYTES);
     } else {
       o->seed = parse_seed(name, val);
       o->seed_given = 1;
@@ -265,6 +270,30 @@ static void after_frame(struct vboard *v, uint64_t now) {
   }
 }
 
+/* --raw-reply: the same pty, poll loop and output queue as the protocol, minus the protocol.
+ * Each chunk the host ends with 0x00 gets one answer of the configured length, so a host can
+ * time the bare round trip of the byte counts a request and its response have. */
+static void on_raw_input(struct vboard *v, const uint8_t *buf, size_t n) {
+  static uint8_t reply[BOARD_TX_BYTES];
+  static int ready;
+  const size_t len = (size_t)v->opt.raw_reply;
+  size_t i;
+  if (!ready) {
+    memset(reply, 0x55, len - 1);
+    reply[len - 1] = 0;
+    ready = 1;
+  }
+  for (i = 0; i < n; i++) {
+    if (buf[i] != 0) {
+      v->in_frame = 1;
+    } else if (v->in_frame) {
+      v->in_frame = 0;
+      v->frames++;
+      port_write(&v->port, reply, len);
+    }
+  }
+}
+
 /* Bytes from the host, through the simulated wire: bit errors on every byte, then whole frames
  * lost, then the engine. A frame is the bytes up to a 0x00 as the device sees them (after the
  * bit errors), so a flipped delimiter merges or splits frames as on a real line. */
@@ -272,6 +301,21 @@ static void on_input(struct vboard *v, const uint8_t *buf, size_t n, uint64_t no
   size_t i;
   for (i = 0; i < n; i++) {
     const uint8_t c = lport_flip(&v->port, buf[i]);
+    if (c != 0 && v->in_frame && !v->dropping && v->port.ber <= 0.0 && now >= v->stall_until &&
+        v->vanish_pending == 0) {
+      /* The common case, a clean wire inside a frame: stage the run up to the next delimiter
+       * in one go. */
+      const uint8_t *zero = memchr(buf + i, 0, n - i);
+      size_t run = (zero != NULL ? (size_t)(zero - buf) : n) - i;
+      while (run > 0) {
+        size_t took = lport_stage_run(&v->port, buf + i, run);
+        i += took;
+        run -= took;
+        if (run > 0) drain(v);
+      }
+      i--; /* the loop's i++ lands on the delimiter, or ends */
+      continue;
+    }
     if (now < v->stall_until || v->vanish_pending != 0) continue;
     if (c != 0) {
       if (!v->in_frame) {
@@ -429,7 +473,9 @@ int main(int argc, char **argv) {
       if (fds[1].revents & POLLIN) {
         uint8_t buf[4096];
         ssize_t n = read(v->pty.master, buf, sizeof buf);
-        if (n > 0) {
+        if (n > 0 && v->opt.raw_reply != 0) {
+          on_raw_input(v, buf, (size_t)n);
+        } else if (n > 0) {
           on_input(v, buf, (size_t)n, now);
         } else if (n < 0 && errno == EIO) {
           v->backoff_until = now + NO_SLAVE_BACKOFF_MS; /* no slave open */

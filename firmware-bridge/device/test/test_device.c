@@ -488,7 +488,8 @@ static void test_hello_ping(void) {
   boot_board();
   hello();
   CHECK(last.ok && last.type == (MSG_HELLO | 0x80) && last.len == BOARD_HELLO_BYTES);
-  CHECK(le_get16(last.payload) == 1 && le_get16(last.payload + 2) == 0);
+  CHECK(le_get16(last.payload) == 1 && le_get16(last.payload + 2) == BOARD_PROTO_MINOR);
+  CHECK(le_get16(last.payload + 30) == BOARD_RX_WINDOW);
   CHECK(boot_seen == 0x1000 && last.boot == boot_seen);
   CHECK(le_get16(last.payload + 8) == 0 && le_get16(last.payload + 10) == 1);
   CHECK(le_get16(last.payload + 14) == BOARD_MAX_PAYLOAD);

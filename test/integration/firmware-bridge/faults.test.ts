@@ -264,6 +264,24 @@ test('resets (--reset-every) during an upload: it completes, on the fresh boot',
   }
 });
 
+test('lost frames inside upload windows (--drop 0.1): every upload completes, right image', async (t) => {
+  const image = modelImage(readBundle(`${configDir}/reservoir.spkb`));
+  const { board, serial } = await boardAndBackend({ drop: 0.1 });
+  try {
+    for (let i = 0; i < 4; i++) {
+      await persist('upload', 20_000, () => serial.client.upload(image));
+      const hello = await persist('HELLO', 5000, () => serial.client.info());
+      assert.equal(hello.modelSha256, imageSha256(image));
+    }
+    const c = serial.client.counters();
+    assert.ok(c.windowedChunks > 0 && c.windowGaps > 0, `windows met gaps: ${JSON.stringify(c)}`);
+    report(t, serial, undefined, `4 uploads; ${c.windowGaps} windows given up at a lost frame`);
+  } finally {
+    await serial.close();
+    await board.stop();
+  }
+});
+
 for (const fault of ['stall', 'vanish'] as const) {
   test(`an upload interrupted by a ${fault} resumes from the device's offset`, async (t) => {
     const bundle = readBundle(`${configDir}/reservoir.spkb`);

@@ -13,6 +13,8 @@ import { configDir } from '../../../agent/shared/paths.js';
 import {
   BoardClient,
   BoardError,
+  imageSha256,
+  modelImage,
   openSerialBackend,
   type SerialBackend,
 } from '../../../firmware-bridge/host/index.js';
@@ -129,6 +131,34 @@ test('a model above the board limits is ELIMIT before anything is sent', async (
 });
 
 describe('BoardClient', () => {
+  test('an upload on a clean link keeps rx_window chunks in flight (PROTOCOL.md 4.1)', async () => {
+    const board = await startVirtualBoard();
+    boards.push(board);
+    const client = await BoardClient.open(board.path);
+    try {
+      const image = modelImage(readBundle(`${configDir}/reservoir.spkb`));
+      const { rxWindow, maxPayload } = client.hello.limits;
+      assert.equal(rxWindow, 4, 'the virtual board takes 4 chunks in flight');
+      const progress: number[] = [];
+      await client.upload(image, (sent) => progress.push(sent));
+      const chunks = Math.ceil(image.length / (maxPayload - 4));
+      const c = client.counters();
+      // Every chunk but the first went out with others in flight, and no window broke.
+      assert.equal(c.windowedChunks, chunks - 1, JSON.stringify(c));
+      assert.equal(c.windowGaps, 0);
+      assert.equal(c.framesOut, 1 + 1 + chunks + 1, 'HELLO, BEGIN, the chunks, DONE');
+      assert.deepEqual(
+        progress,
+        [...progress].sort((a, b) => a - b),
+        'progress moves forward, one answer at a time',
+      );
+      assert.equal(progress.at(-1), image.length);
+      assert.equal((await client.info()).modelSha256, imageSha256(image));
+    } finally {
+      await client.close();
+    }
+  });
+
   test('a reboot behind the backend is noticed (new boot id) and repaired: still bit-exact', async () => {
     const serial = await serialOnBoard();
     const native = createBackend('native');

@@ -140,6 +140,7 @@ const hello: HelloInfo = {
     maxFanout: 64,
     maxSubsteps: 4,
     maxImage: 104520,
+    rxWindow: 3,
   },
   modelLoaded: true,
   modelSha256: 'ab'.repeat(32),
@@ -154,12 +155,17 @@ test('HELLO: the layout of section 3.1, extra bytes ignored, short or invalid re
   assert.equal(b.readUInt32LE(24), 104520);
   assert.equal(b[28], 1);
   assert.equal(b[29], 1);
+  assert.equal(b.readUInt16LE(30), 3);
   assert.equal(b.readUInt32LE(32), 1000);
   assert.equal(b.subarray(36, 68).toString('hex'), 'ab'.repeat(32));
   assert.equal(b.subarray(68, 100).toString('hex'), 'cd'.repeat(32));
   assert.equal(b.subarray(100, 113).toString('latin1'), 'spikecap-test');
   assert.deepEqual(decodeHello(b), hello);
   assert.deepEqual(decodeHello(Buffer.concat([b, Buffer.from('later fields')])), hello);
+  // A 1.0 device has 0 where 1.1 puts rx_window: one request in flight.
+  const v10 = Buffer.from(b);
+  v10.writeUInt16LE(0, 30);
+  assert.equal(decodeHello(v10).limits.rxWindow, 1);
   assert.throws(() => decodeHello(b.subarray(0, 131)), PayloadError);
   const zeroBoot = Buffer.from(b);
   zeroBoot.writeUInt32LE(0, 4);
