@@ -19,9 +19,17 @@ if ! [[ "$secs" =~ ^[0-9]+$ ]] || [ "$secs" -lt 1 ]; then
   echo "fuzz-device: SECONDS must be a whole number of seconds >= 1, got '$secs'" >&2
   exit 2
 fi
+# libFuzzer comes with Debian's clang; installed here when missing, as setup.sh does its packages.
 if ! command -v clang >/dev/null 2>&1; then
-  echo "fuzz-device: clang is not installed (apt-get install clang); it provides libFuzzer" >&2
-  exit 2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "fuzz-device: installing clang (it provides libFuzzer)" >&2
+  if ! { $SUDO apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      clang >/dev/null; }; then
+    echo "fuzz-device: clang is not installed and apt-get install clang failed" >&2
+    exit 2
+  fi
 fi
 if ! make -s -C "$root/firmware-bridge/device" fuzz; then
   echo "fuzz-device: building the fuzz target failed" >&2
