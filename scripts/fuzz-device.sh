@@ -19,15 +19,23 @@ if ! [[ "$secs" =~ ^[0-9]+$ ]] || [ "$secs" -lt 1 ]; then
   echo "fuzz-device: SECONDS must be a whole number of seconds >= 1, got '$secs'" >&2
   exit 2
 fi
-# libFuzzer comes with Debian's clang; installed here when missing, as setup.sh does its packages.
+# libFuzzer and the sanitizers' runtimes come with Debian's clang and libclang-rt-dev (a
+# recommendation of clang, so an install without recommends lacks them); installed here when
+# missing, as setup.sh does its packages.
+need=()
 if ! command -v clang >/dev/null 2>&1; then
+  need+=(clang libclang-rt-dev)
+elif [ ! -f "$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)" ]; then
+  need+=(libclang-rt-dev)
+fi
+if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  echo "fuzz-device: installing clang (it provides libFuzzer)" >&2
+  echo "fuzz-device: installing ${need[*]} (libFuzzer, ASan, UBSan)" >&2
   if ! { $SUDO apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      clang >/dev/null; }; then
-    echo "fuzz-device: clang is not installed and apt-get install clang failed" >&2
+      "${need[@]}" >/dev/null; }; then
+    echo "fuzz-device: cannot install ${need[*]} with apt-get" >&2
     exit 2
   fi
 fi
