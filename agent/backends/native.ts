@@ -32,6 +32,8 @@ function classify(err: unknown): BackendErrorCode {
 export interface NativeBackendOptions {
   /** A HAL driver library to load instead of the built-in core (the `native-driver` backend). */
   readonly driver?: { readonly path: string; readonly args?: string };
+  /** The addon file (default: the one npm built; config `backends.native_addon`). */
+  readonly addon?: string;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface NativeBackendOptions {
 export function createNativeBackend(name: string, options: NativeBackendOptions = {}): Backend {
   let addon;
   try {
-    addon = loadNative();
+    addon = loadNative(options.addon);
   } catch (err) {
     throw new BackendError('EUNAVAILABLE', name, (err as Error).message, { cause: err });
   }

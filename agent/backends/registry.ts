@@ -6,6 +6,7 @@
 import { openSerialBackend } from '../../firmware-bridge/host/index.js';
 import { BackendError, type Backend, type BackendCapabilities } from './contract.js';
 import { coreDriverPath, createNativeBackend } from './native.js';
+import { createOnnxBackend } from './onnx/index.js';
 import { createReferenceBackend } from './reference.js';
 
 export interface BackendSettings {
@@ -13,10 +14,16 @@ export interface BackendSettings {
   readonly driverPath?: string;
   /** The argument string handed to the driver's open(). */
   readonly driverArgs?: string;
+  /** The native addon file for `native` and `native-driver` (default: the one npm built). */
+  readonly nativeAddon?: string;
   /** The serial port of a spikecap board, for `serial`. */
   readonly serialPort?: string;
   /** Its UART's baud rate (default 921,600). */
   readonly serialBaud?: number;
+  /** ONNX Runtime's intra-op threads for `onnx` (default 1). */
+  readonly onnxThreads?: number;
+  /** Where `onnx` caches built graphs (default: see defaultOnnxCacheDir); false: no cache. */
+  readonly onnxCacheDir?: string | false;
 }
 
 interface Entry {
@@ -30,12 +37,14 @@ interface Entry {
 const entries: Record<string, Entry> = {
   native: {
     description: 'the C core in the node-addon-api addon',
-    create: () => createNativeBackend('native'),
+    create: (s) =>
+      createNativeBackend('native', s.nativeAddon !== undefined ? { addon: s.nativeAddon } : {}),
   },
   'native-driver': {
     description: 'a vendor driver loaded through the HAL ABI (default: the C core as a driver)',
     create: (s) =>
       createNativeBackend('native-driver', {
+        ...(s.nativeAddon !== undefined ? { addon: s.nativeAddon } : {}),
         driver: {
           path: s.driverPath ?? coreDriverPath(),
           ...(s.driverArgs !== undefined ? { args: s.driverArgs } : {}),
@@ -45,6 +54,14 @@ const entries: Record<string, Entry> = {
   reference: {
     description: 'the TypeScript reference (the spec in code; slow)',
     create: () => createReferenceBackend(),
+  },
+  onnx: {
+    description: 'the reservoir as an ONNX graph, run by ONNX Runtime on the CPU',
+    create: (s) =>
+      createOnnxBackend('onnx', {
+        ...(s.onnxThreads !== undefined ? { threads: s.onnxThreads } : {}),
+        ...(s.onnxCacheDir !== undefined ? { cacheDir: s.onnxCacheDir } : {}),
+      }),
   },
   serial: {
     description: 'a spikecap board on a serial port (firmware-bridge/PROTOCOL.md)',

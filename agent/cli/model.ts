@@ -1,4 +1,12 @@
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
+import {
+  buildReservoirGraph,
+  FLOAT32_EXACT,
+  IR_VERSION,
+  OPSET,
+  writeFileAtomic,
+} from '../backends/onnx/index.js';
 import {
   BundleError,
   DEFAULT_ENCODER,
@@ -20,7 +28,10 @@ export const modelUsage = `usage:
       generate a reservoir from the seed (xoshiro128**), calibrate its thresholds to firing rate R
       on the standard input (default ${GENERATE_DEFAULTS.targetRate} spikes per neuron per sub-step; ${GENERATE_DEFAULTS.substeps} sub-steps), write the bundle
   spikecap model info FILE [--json]
-      sizes, parameter ranges, hash, provenance, and the firing rate measured now (reference)`;
+      sizes, parameter ranges, hash, provenance, and the firing rate measured now (reference)
+  spikecap model export-onnx FILE OUT [--float64] [--json]
+      write the reservoir as the ONNX graph the onnx backend runs (agent/backends/onnx/GRAPH.md):
+      state in, state out; float32 arithmetic where exact for the model, else float64`;
 
 /** A decimal integer option within min … max, or a UsageError naming the option. */
 function integer(text: string | undefined, option: string, min: number, max: number): number {
@@ -203,6 +214,69 @@ function modelInfo(file: string, json: boolean): number {
   return 0;
 }
 
+function exportOnnx(file: string, out: string, float64: boolean, json: boolean): number {
+  let bundle: ModelBundle;
+  try {
+    bundle = readBundle(file);
+  } catch (err) {
+    if (!(err instanceof BundleError)) throw err;
+    process.stderr.write(`spikecap: ${err.message}\n`);
+    return 1;
+  }
+  const m = bundle.model;
+  const graph = buildReservoirGraph(m, {
+    precision: float64 ? 'float64' : 'auto',
+    bundleSha256: bundle.sha256,
+  });
+  try {
+    writeFileAtomic(out, graph.bytes, true);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`spikecap: ${out}: cannot write: ${e.code ?? e.message}\n`);
+    return 1;
+  }
+  const sha256 = createHash('sha256').update(graph.bytes).digest('hex');
+  if (json) {
+    process.stdout.write(
+      JSON.stringify(
+        {
+          file: out,
+          bytes: graph.bytes.length,
+          sha256,
+          bundle: { file, sha256: bundle.sha256 },
+          model: scalars(m),
+          opset: OPSET,
+          ir_version: IR_VERSION,
+          arithmetic: graph.arithmetic,
+          accumulator_bound: graph.bound,
+          recurrent: graph.recurrent,
+          nodes: graph.nodes,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    return 0;
+  }
+  const why =
+    graph.arithmetic === 'float32'
+      ? `accumulator bound ${graph.bound} ≤ 2^24`
+      : graph.bound > FLOAT32_EXACT
+        ? `accumulator bound ${graph.bound} > 2^24`
+        : '--float64';
+  const { neurons: N, inputs: I, substeps: S } = m;
+  process.stdout.write(
+    `wrote ${out} (${graph.bytes.length} bytes, sha256 ${sha256})\n` +
+      `  from ${file} (sha256 ${bundle.sha256}): ${N} neurons, ${I} inputs, fan-out ${m.fanout}, ${S} sub-steps\n` +
+      `  ONNX opset ${OPSET}, IR version ${IR_VERSION}; ${graph.arithmetic} arithmetic (${why}); ` +
+      `recurrent spikes ${graph.recurrent === 'dense' ? 'by a dense MatMul' : 'by ScatterElements'}; ` +
+      `${graph.nodes.main} nodes, ${graph.nodes.body} in the Scan body\n` +
+      `  inputs   input uint8 [samples, ${S}, ${I}], isyn vmem trace int16 [${N}], spiked uint8 [${N}]\n` +
+      `  outputs  features int16 [samples, ${2 * N}], isyn_out vmem_out trace_out int16 [${N}], spiked_out uint8 [${N}]\n`,
+  );
+  return 0;
+}
+
 export function modelCommand(argv: string[]): number {
   const [sub, ...rest] = argv;
   if (sub === 'new') {
@@ -228,6 +302,20 @@ export function modelCommand(argv: string[]): number {
     const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, true);
     if (positionals.length !== 1) throw new UsageError('model info takes one FILE');
     return modelInfo(positionals[0]!, values.json === true);
+  }
+  if (sub === 'export-onnx') {
+    const { values, positionals } = parse(
+      rest,
+      { json: { type: 'boolean' }, float64: { type: 'boolean' } },
+      true,
+    );
+    if (positionals.length !== 2) throw new UsageError('model export-onnx takes FILE and OUT');
+    return exportOnnx(
+      positionals[0]!,
+      positionals[1]!,
+      values.float64 === true,
+      values.json === true,
+    );
   }
   throw new UsageError(sub ? `unknown model subcommand "${sub}"` : 'model needs a subcommand');
 }

@@ -80,14 +80,21 @@ export class NativeLoadError extends Error {
   readonly code = 'ENATIVE';
 }
 
-let cached: NativeAddon | undefined;
+/** The addon `npm run build:native` builds. */
+export function nativeAddonPath(): string {
+  return path.join(buildDir, 'spikecap_native.node');
+}
 
-export function loadNative(): NativeAddon {
-  if (cached) return cached;
-  const file = path.join(buildDir, 'spikecap_native.node');
+const cached = new Map<string, NativeAddon>();
+
+/** Loads the addon (by default the one npm built; `backends.native_addon` may name another). */
+export function loadNative(file = nativeAddonPath()): NativeAddon {
+  const hit = cached.get(file);
+  if (hit) return hit;
   try {
-    cached = createRequire(import.meta.url)(file) as NativeAddon;
-    return cached;
+    const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    cached.set(file, addon);
+    return addon;
   } catch (err) {
     throw new NativeLoadError(
       `cannot load the native addon ${file}: ${(err as Error).message.split('\n')[0]}. ` +

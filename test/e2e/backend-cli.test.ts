@@ -36,6 +36,7 @@ test('backend list says what runs here, as text and JSON', async () => {
       ['native', true],
       ['native-driver', true],
       ['reference', true],
+      ['onnx', true],
       ['serial', false], // no port configured
     ],
   );
