@@ -1,5 +1,6 @@
 import {
   BackendError,
+  BackendSelector,
   backendNames,
   benchBackends,
   listBackends,
@@ -8,14 +9,18 @@ import {
   type Backend,
   type BackendSettings,
   type BenchResult,
+  type SelectorOptions,
+  type SelectorStatus,
 } from '../backends/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { defaultModelBundle } from '../config/resolve.js';
+import { defaultModelBundle, type ResolvedConfig } from '../config/resolve.js';
+
 import { readBundle } from '../model/index.js';
 import { parse, UsageError } from './args.js';
 
 export const backendUsage = `usage:
-  spikecap backend list [--json]                      the backends this machine can run, and why not
+  spikecap backend list [--json]     the backend the agent would use (backends.order, each one's
+                                     health and last error), and every backend this machine can run
   spikecap backend selftest --backends A,B[,C] [--model FILE] [--steps N] [--seed S] [--json]
       the same random inputs from the same random state through each backend: bit-exact or not
       (exit 0 if bit-exact, 1 if not)
@@ -28,6 +33,8 @@ export const backendUsage = `usage:
 export interface Context {
   settings: BackendSettings;
   modelFile: string;
+  /** backends.order and the selector's settings, as the agent would use them. */
+  selector: Omit<SelectorOptions, 'settings' | 'log'>;
 }
 
 /**
@@ -43,23 +50,41 @@ export function context(values: {
 }): Context {
   let modelFile = defaultModelBundle;
   let settings: BackendSettings = {};
+  let selector: Context['selector'] = { order: ['native', 'onnx'] };
   try {
-    const { resolved } = loadConfig(values.config === undefined ? {} : { file: values.config });
-    modelFile = resolved.modelBundle;
-    settings = {
-      ...(resolved.driverPath !== undefined ? { driverPath: resolved.driverPath } : {}),
-      ...(resolved.driverArgs ? { driverArgs: resolved.driverArgs } : {}),
-      ...(resolved.serialPort !== undefined ? { serialPort: resolved.serialPort } : {}),
-      serialBaud: resolved.serialBaud,
+    const { resolved: r } = loadConfig(values.config === undefined ? {} : { file: values.config });
+    modelFile = r.modelBundle;
+    settings = backendSettings(r);
+    selector = {
+      order: r.backendOrder,
+      healthyProbes: r.healthyProbes,
+      probeIntervalMs: r.probeIntervalMs,
+      stepTimeoutMs: r.stepTimeoutMs,
     };
   } catch (err) {
     if (!(err instanceof ConfigError) || values.config !== undefined) throw err;
   }
   if (values.driver !== undefined) settings = { ...settings, driverPath: values.driver };
-  if (values.port !== undefined) settings = { ...settings, serialPort: values.port };
+  if (values.port !== undefined) {
+    settings = { ...settings, serialPort: values.port };
+    if (!selector.order.includes('serial'))
+      selector = { ...selector, order: ['serial', ...selector.order] };
+  }
   if (values.baud !== undefined)
     settings = { ...settings, serialBaud: positiveInt(values.baud, '--baud', 921_600) };
-  return { settings, modelFile: values.model ?? modelFile };
+  return { settings, modelFile: values.model ?? modelFile, selector };
+}
+
+/** What the backends take from the config. */
+export function backendSettings(r: ResolvedConfig): BackendSettings {
+  return {
+    ...(r.driverPath !== undefined ? { driverPath: r.driverPath } : {}),
+    ...(r.driverArgs ? { driverArgs: r.driverArgs } : {}),
+    ...(r.nativeAddon !== undefined ? { nativeAddon: r.nativeAddon } : {}),
+    ...(r.serialPort !== undefined ? { serialPort: r.serialPort } : {}),
+    serialBaud: r.serialBaud,
+    onnxThreads: r.onnxThreads,
+  };
 }
 
 /** `--backends A,B`: known names, each once. */
@@ -100,11 +125,15 @@ export async function backendCommand(argv: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s);
   switch (sub) {
     case 'list': {
-      const list = await listBackends(context(values).settings);
+      const ctx = context(values);
+      const selection = await selectionStatus(ctx);
+      const list = await listBackends(ctx.settings);
       if (values.json) {
-        out(JSON.stringify({ backends: list }, null, 2) + '\n');
+        out(JSON.stringify({ selection, backends: list }, null, 2) + '\n');
         return 0;
       }
+      out(formatSelection(selection));
+      out('\nevery backend of this build:\n');
       const w = Math.max(...list.map((b) => b.name.length));
       for (const b of list) {
         const c = b.capabilities;
@@ -182,6 +211,45 @@ export async function backendCommand(argv: string[]): Promise<number> {
         sub ? `unknown backend subcommand "${sub}"` : 'backend needs a subcommand',
       );
   }
+}
+
+/**
+ * What the agent's selector would do now with this config: start it (each backend of
+ * backends.order probed in order, the model loaded), report, close it.
+ */
+async function selectionStatus(ctx: Context): Promise<SelectorStatus | { error: string }> {
+  let selector: BackendSelector;
+  try {
+    selector = await BackendSelector.start(readBundle(ctx.modelFile), {
+      ...ctx.selector,
+      settings: ctx.settings,
+    });
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  try {
+    return await selector.status();
+  } finally {
+    await selector.close();
+  }
+}
+
+function formatSelection(s: SelectorStatus | { error: string }): string {
+  if ('error' in s) return `active: none (${s.error})\n`;
+  const w = Math.max(...s.backends.map((b) => b.name.length));
+  let text =
+    `active: ${s.active ?? 'none'} (${s.reason ?? ''})\n` +
+    `order:  ${s.order.join(', ')}; ${s.switches} switches\n`;
+  const bare = (name: string, m: string | undefined) =>
+    m?.startsWith(`${name}: `) ? m.slice(name.length + 2) : m;
+  for (const b of s.backends)
+    text +=
+      `  ${b.name.padEnd(w)}  ${(b.active ? 'active' : b.status).padEnd(11)}  ${bare(b.name, b.detail) ?? ''}` +
+      (b.lastError !== undefined && b.lastError !== b.detail
+        ? ` (last error: ${bare(b.name, b.lastError)})`
+        : '') +
+      '\n';
+  return text;
 }
 
 async function openAvailable(settings: BackendSettings): Promise<Backend[]> {

@@ -33,6 +33,14 @@ export interface ResolvedConfig {
   /** backends.serial_port; undefined: no board configured. */
   serialPort: string | undefined;
   serialBaud: number;
+  /** backends.order, or the default order for this config. */
+  backendOrder: string[];
+  healthyProbes: number;
+  probeIntervalMs: number;
+  stepTimeoutMs: number;
+  /** backends.native_addon as an absolute path; undefined: the addon npm built. */
+  nativeAddon: string | undefined;
+  onnxThreads: number;
 }
 
 /** The model bundle shipped with spikecap. */
@@ -107,6 +115,13 @@ export function resolveConfig(
   if (commandMs === 0) problems.push('redis.command_timeout: must be greater than zero');
 
   const stateDir = path.resolve(baseDir, c.state_dir);
+  if (c.backends.order.includes('serial') && !c.backends.serial_port)
+    problems.push('backends.order: "serial" needs backends.serial_port (the board\'s device path)');
+  const stepTimeoutMs = ms('backends.step_timeout', c.backends.step_timeout);
+  if (stepTimeoutMs >= tickMs)
+    problems.push(
+      `backends.step_timeout: ${c.backends.step_timeout} leaves no time in a ${c.sampler.interval} tick for the next backend; make it shorter than sampler.interval`,
+    );
   return {
     nodeName: c.node.name || hostname().split('.')[0] || 'node',
     stateDir,
@@ -127,6 +142,17 @@ export function resolveConfig(
     driverArgs: c.backends.driver_args,
     serialPort: c.backends.serial_port || undefined,
     serialBaud: c.backends.serial_baud,
+    backendOrder:
+      c.backends.order.length > 0
+        ? [...c.backends.order]
+        : [...(c.backends.serial_port ? ['serial'] : []), 'native', 'onnx'],
+    healthyProbes: c.backends.healthy_probes,
+    probeIntervalMs: ms('backends.probe_interval', c.backends.probe_interval),
+    stepTimeoutMs,
+    nativeAddon: c.backends.native_addon
+      ? path.resolve(baseDir, c.backends.native_addon)
+      : undefined,
+    onnxThreads: c.backends.onnx_threads,
   };
 }
 

@@ -210,6 +210,30 @@ driver_args: string
  */
 serial_port: string
 /**
+ * Backends in priority order: the first that works computes, the next takes over within the same tick when it fails, and it takes back over after healthy_probes healthy probes in a row. Empty: serial (if serial_port is set), then native, then onnx.
+ */
+order: ("serial" | "native" | "native-driver" | "onnx" | "reference")[]
+/**
+ * Healthy background probes in a row before a higher-priority backend takes over again (hysteresis against flapping).
+ */
+healthy_probes: number
+/**
+ * How often the backends before the active one are probed.
+ */
+probe_interval: string
+/**
+ * A step slower than this counts as failed and the next backend computes it, so the tick keeps its features. Keep it well inside sampler.interval.
+ */
+step_timeout: string
+/**
+ * The native addon (.node) for the native backend. Empty: the one npm built (build/Release/spikecap_native.node). Relative paths are resolved against the config file's directory.
+ */
+native_addon: string
+/**
+ * ONNX Runtime intra-op threads for the onnx backend. An edge node's cores belong to its workloads: 1 unless the node is idle.
+ */
+onnx_threads: number
+/**
  * Baud rate of the board's UART; it also sets the serial link's timeouts (the wire time of a frame). Ignored by USB-CDC boards and pseudo-terminals.
  */
 serial_baud: number

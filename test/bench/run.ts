@@ -7,6 +7,7 @@
  *   3. Redis memory per series with the default tiers, and for a node with 500 series.
  *   4. The reservoir (issue #3): µs per input sample per backend at 256, 512, 1024 neurons.
  *   5. The serial link (issue #4): STEP and upload over a pty next to raw exchanges.
+ *   6. Failover (issue #5): the call whose serial step fails, and ONNX session creation.
  * BENCH_SECONDS (default 60) sets the length of 1 and 2. `npm run bench -- reservoir` runs one part.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -19,6 +20,7 @@ import { advanceFixtureCounters, makeCgroupFixtureTree } from '../helpers/fixtur
 import { freePort, startRedis, tempDir } from '../helpers/servers.js';
 import { measureRedisMemory } from './redis-memory.js';
 import { benchReservoir } from './reservoir.js';
+import { benchFailover } from './failover.js';
 import { benchSerial } from './serial.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -205,6 +207,7 @@ async function main(): Promise<void> {
   if (!only || only === '10k') await bench10k();
   if (!only || only === 'reservoir') await benchReservoir();
   if (!only || only === 'serial') await benchSerial();
+  if (!only || only === 'failover') await benchFailover();
 }
 
 main().then(

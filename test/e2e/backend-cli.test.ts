@@ -46,6 +46,37 @@ test('backend list says what runs here, as text and JSON', async () => {
   assert.match(missing.stdout, /why: .*\/nonexistent\/driver\.so/);
 });
 
+test('backend list shows the backend the agent would use, the order, and why the others are not', async () => {
+  const cfg = path.join(tmp.dir, 'no-addon.yaml');
+  writeFileSync(cfg, 'backends: { native_addon: /nonexistent/spikecap_native.node }\n');
+  const r = await runCliToEnd(['backend', 'list', '--config', cfg, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const { selection } = JSON.parse(r.stdout) as {
+    selection: {
+      active: string;
+      reason: string;
+      order: string[];
+      backends: { name: string; active: boolean; status: string; detail?: string }[];
+    };
+  };
+  assert.equal(selection.active, 'onnx');
+  assert.deepEqual(selection.order, ['native', 'onnx']);
+  assert.deepEqual(
+    selection.backends.map((b) => [b.name, b.status, b.active]),
+    [
+      ['native', 'unavailable', false],
+      ['onnx', 'ok', true],
+    ],
+  );
+  assert.match(
+    selection.reason,
+    /cannot load the native addon \/nonexistent\/spikecap_native\.node/,
+  );
+  const text = await runCliToEnd(['backend', 'list', '--config', cfg]);
+  assert.match(text.stdout, /^active: onnx \(native: /);
+  assert.match(text.stdout, /^order: {2}native, onnx; 0 switches$/m);
+});
+
 test('backend selftest: the three in-process backends are bit-exact (JSON has the documented keys)', async () => {
   const r = await runCliToEnd([
     'backend',

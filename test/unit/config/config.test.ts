@@ -209,3 +209,41 @@ redis:
   const bad = problems('redis: { url: "redis://u:secret@127.0.0.1:abc/0" }\n');
   assert.deepEqual(bad, ['redis.url: not a valid URL: "redis://u:***@127.0.0.1:abc/0"']);
 });
+
+test('backends: the default order follows serial_port; rules the selector needs are checked', () => {
+  withFile('', (file) => {
+    const { resolved } = loadConfig({ file, env: {} });
+    assert.deepEqual(resolved.backendOrder, ['native', 'onnx']);
+    assert.equal(resolved.healthyProbes, 3);
+    assert.equal(resolved.stepTimeoutMs, 500);
+    assert.equal(resolved.onnxThreads, 1);
+  });
+  withFile('backends: { serial_port: /dev/ttyACM0 }\n', (file) => {
+    assert.deepEqual(loadConfig({ file, env: {} }).resolved.backendOrder, [
+      'serial',
+      'native',
+      'onnx',
+    ]);
+  });
+  const p = problems(`
+backends:
+  order: [serial, onnx, onnx, tpu]
+  step_timeout: 2s
+`);
+  const has = (prefix: string) =>
+    assert.ok(
+      p.some((l) => l.startsWith(prefix)),
+      p.join('\n'),
+    );
+  has('backends.order[3]');
+  has('backends.order');
+  const q = problems('backends: { order: [serial], step_timeout: 1s }\n');
+  assert.ok(
+    q.some((l) => l.startsWith('backends.order: "serial" needs backends.serial_port')),
+    q.join('\n'),
+  );
+  assert.ok(
+    q.some((l) => l.startsWith('backends.step_timeout: 1s leaves no time')),
+    q.join('\n'),
+  );
+});
