@@ -53,10 +53,8 @@ async function sessionMs(cacheDir: string | false): Promise<number> {
 
 export async function benchFailover(): Promise<void> {
   console.log('\n## Failover: serial → native, default model (512 neurons)\n');
-  console.log(
-    '| fault | the failing call, start to features | samples replayed | inside a 1 s tick |',
-  );
-  console.log('|---|---|---|---|');
+  console.log('| fault | the failing call, start to features | inside a 1 s tick |');
+  console.log('|---|---|---|');
   for (const [name, flags] of [
     ['port vanishes (--vanish-after)', { vanishAfter: 150, vanishMs: 1000 }],
     ['board stalls (--stall-after), step_timeout 500 ms', { stallAfter: 150, stallMs: 2000 }],
