@@ -26,7 +26,7 @@ commands:
   config check [FILE]          validate a config; exit 2 listing every problem
   config print                 show the effective config (file + environment + defaults)
   metrics query|list|tail      read stored series back from Redis
-  model new|info               create a reservoir model bundle; describe one
+  model new|info|export-onnx   create a reservoir model bundle; describe one; its ONNX graph
   backend list|selftest|bench  the paths that compute the reservoir: which run here, bit-exact, speed
   board info|upload|stats|reset|emulate  a spikecap board on a serial port; the virtual board
 

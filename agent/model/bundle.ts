@@ -373,7 +373,7 @@ export function readBundle(file: string): ModelBundle {
     bytes = readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new BundleError(file, 'read', `${file}: cannot read: ${e.code ?? e.message}`, {
+    throw new BundleError(file, 'read', `cannot read: ${e.code ?? e.message}`, {
       cause: err,
     });
   }
