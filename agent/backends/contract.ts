@@ -32,6 +32,7 @@
  * - `EUNAVAILABLE`: the backend cannot run on this machine (addon not built, driver missing);
  *   raised by the factory, never mid-run.
  */
+import { featureLength, inputLength } from '../model/index.js';
 import type { ModelBundle, ReservoirModel } from '../model/index.js';
 
 /** What a backend can hold, as it reports it. */
@@ -139,4 +140,26 @@ export function checkCapabilities(
       backend,
       `the model's ${over[0]} (${over[1]}) is above what ${caps.device} holds (${over[2]})`,
     );
+}
+
+/**
+ * The arguments of `step` as every backend checks them before it touches anything: `EINVAL`
+ * for a sample count that is not a positive integer, or buffers too short for `samples`.
+ */
+export function checkStepArgs(
+  backend: string,
+  model: Pick<ReservoirModel, 'neurons' | 'inputs' | 'substeps'>,
+  input: Uint8Array,
+  features: Int16Array,
+  samples: number,
+): void {
+  const invalid = (message: string) => new BackendError('EINVAL', backend, message);
+  if (!Number.isInteger(samples) || samples < 1)
+    throw invalid(`samples must be a positive integer, got ${samples}`);
+  const needIn = samples * inputLength(model);
+  const needOut = samples * featureLength(model);
+  if (!(input instanceof Uint8Array) || input.length < needIn)
+    throw invalid(`input needs ${needIn} counts for ${samples} sample(s), got ${input?.length}`);
+  if (!(features instanceof Int16Array) || features.length < needOut)
+    throw invalid(`features needs room for ${needOut} values, got ${features?.length}`);
 }

@@ -4,8 +4,9 @@
  * supplies an {@link Engine}: the thing that actually computes the reservoir.
  */
 import type { ModelBundle, ReservoirModel } from '../model/index.js';
-import { featureLength, inputLength, stateBytes } from '../model/index.js';
+import { stateBytes } from '../model/index.js';
 import {
+  checkStepArgs,
   BackendError,
   checkCapabilities,
   type Backend,
@@ -59,16 +60,7 @@ export class InProcessBackend implements Backend {
   step(input: Uint8Array, features: Int16Array, samples: number): Promise<number> {
     return this.call(() => {
       const { engine, model } = this.ready();
-      if (!Number.isInteger(samples) || samples < 1)
-        throw this.invalid(`samples must be a positive integer, got ${samples}`);
-      const needIn = samples * inputLength(model);
-      const needOut = samples * featureLength(model);
-      if (!(input instanceof Uint8Array) || input.length < needIn)
-        throw this.invalid(
-          `input needs ${needIn} counts for ${samples} sample(s), got ${input?.length}`,
-        );
-      if (!(features instanceof Int16Array) || features.length < needOut)
-        throw this.invalid(`features needs room for ${needOut} values, got ${features?.length}`);
+      checkStepArgs(this.name, model, input, features, samples);
       return engine.step(input, features, samples);
     });
   }

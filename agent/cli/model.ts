@@ -1,12 +1,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import {
-  buildReservoirGraph,
-  FLOAT32_EXACT,
-  IR_VERSION,
-  OPSET,
-  writeFileAtomic,
-} from '../backends/onnx/index.js';
+import { buildReservoirGraph, FLOAT32_EXACT, IR_VERSION, OPSET } from '../backends/onnx/index.js';
+import { writeFileAtomic } from '../shared/fs.js';
 import {
   BundleError,
   DEFAULT_ENCODER,

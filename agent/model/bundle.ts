@@ -31,16 +31,8 @@
  * reader can always tell a truncated file and a version it does not know.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../shared/fs.js';
 import { checkModel, ModelError } from './check.js';
 import type { ReservoirModel } from './types.js';
 
@@ -389,31 +381,6 @@ export function writeBundle(
   bundle: BundleContent,
 ): { sha256: string; bytes: number } {
   const bytes = encodeBundle(bundle);
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  try {
-    // The rename itself is durable once the directory is flushed (not possible everywhere).
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* best effort */
-  }
+  writeFileAtomic(file, bytes, true);
   return { sha256: bytes.subarray(bytes.length - HASH_BYTES).toString('hex'), bytes: bytes.length };
 }

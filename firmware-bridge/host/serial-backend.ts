@@ -24,6 +24,7 @@
  * that simply retries the step gets the same result it would have got the first time.
  */
 import {
+  checkStepArgs,
   BackendError,
   checkCapabilities,
   type Backend,
@@ -165,16 +166,7 @@ export class SerialBackend implements Backend {
   step(input: Uint8Array, features: Int16Array, samples: number): Promise<number> {
     return this.call('step', async () => {
       const l = this.ready();
-      if (!Number.isInteger(samples) || samples < 1)
-        throw this.invalid(`samples must be a positive integer, got ${samples}`);
-      const needIn = samples * l.perSample;
-      const needOut = samples * l.perFeatures;
-      if (!(input instanceof Uint8Array) || input.length < needIn)
-        throw this.invalid(
-          `input needs ${needIn} counts for ${samples} sample(s), got ${input?.length}`,
-        );
-      if (!(features instanceof Int16Array) || features.length < needOut)
-        throw this.invalid(`features needs room for ${needOut} values, got ${features?.length}`);
+      checkStepArgs(this.name, l.model, input, features, samples);
       const before = this.intended;
       try {
         let spikes = 0;

@@ -24,6 +24,7 @@ import {
   type ReservoirState,
 } from '../../model/index.js';
 import {
+  checkStepArgs,
   BackendError,
   checkCapabilities,
   type Backend,
@@ -189,16 +190,9 @@ export class OnnxBackend implements Backend {
   step(input: Uint8Array, features: Int16Array, samples: number): Promise<number> {
     return this.call(async () => {
       const { model, session } = this.ready();
-      if (!Number.isInteger(samples) || samples < 1)
-        throw this.invalid(`samples must be a positive integer, got ${samples}`);
+      checkStepArgs(this.name, model, input, features, samples);
       const needIn = samples * inputLength(model);
       const needOut = samples * featureLength(model);
-      if (!(input instanceof Uint8Array) || input.length < needIn)
-        throw this.invalid(
-          `input needs ${needIn} counts for ${samples} sample(s), got ${input?.length}`,
-        );
-      if (!(features instanceof Int16Array) || features.length < needOut)
-        throw this.invalid(`features needs room for ${needOut} values, got ${features?.length}`);
 
       const { Tensor } = this.ort;
       const N = model.neurons;

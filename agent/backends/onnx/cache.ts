@@ -8,17 +8,8 @@
  * in the same directory, renamed over the target, so a reader never sees half a file. The cache
  * is an optimisation: failing to write it never fails a load.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModelBundle } from '../../model/index.js';
@@ -33,6 +24,7 @@ import {
   type Recurrent,
 } from './graph.js';
 import { readModelEnvelope } from './onnx-proto.js';
+import { writeFileAtomic } from '../../shared/fs.js';
 
 /**
  * Where graphs are cached when the caller does not say: systemd's `CacheDirectory=` (its
@@ -89,43 +81,6 @@ export function graphProblem(
   const digest = createHash('sha256').update(envelope.graph).digest('hex');
   if (meta.get(META.graphSha256) !== digest) return 'the graph does not match its SHA-256';
   return undefined;
-}
-
-/**
- * Writes `bytes` to `file` through a temporary file in the same directory and a rename, so a
- * reader sees the old file or the new one. `durable`: also flush the file and the directory
- * (the cache skips this: a file torn by a power cut fails its check and is rebuilt).
- */
-export function writeFileAtomic(file: string, bytes: Uint8Array, durable = false): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(
-    dir,
-    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    try {
-      writeSync(fd, bytes);
-      if (durable) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  if (!durable) return;
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* best effort: not every file system can flush a directory */
-  }
 }
 
 /** A graph and where it came from (for health() and the tests). */

@@ -26,7 +26,6 @@ export {
   defaultOnnxCacheDir,
   graphProblem,
   loadOrBuildGraph,
-  writeFileAtomic,
   type CachedGraph,
   type GraphVariant,
 } from './cache.js';

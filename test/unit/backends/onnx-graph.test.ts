@@ -20,8 +20,8 @@ import {
   graphProblem,
   IO,
   META,
-  writeFileAtomic,
 } from '../../../agent/backends/onnx/index.js';
+import { writeFileAtomic } from '../../../agent/shared/fs.js';
 import {
   DataType,
   decodeGraph,
