@@ -33,7 +33,8 @@ export interface BenchOptions {
   readonly block?: number;
 }
 
-function quantile(sorted: Float64Array, q: number): number {
+/** The `q` quantile of ascending `sorted` values (nearest rank below); NaN when empty. */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }

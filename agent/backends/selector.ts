@@ -187,9 +187,13 @@ export class BackendSelector {
     return this.serial(async () => {
       if (this.closed) throw new BackendError('ECLOSED', 'selector', 'step after close');
       const failures: string[] = [];
-      for (let i = this.activeIndex; i < this.slots.length; i++) {
+      // The active backend, then the ones after it, then those before it (a failback not yet
+      // due): each one that is not active takes the carried state first.
+      const n = this.slots.length;
+      for (let k = 0; k < n; k++) {
+        const i = (this.activeIndex + k) % n;
         const slot = this.slots[i]!;
-        if (i !== this.activeIndex) {
+        if (k > 0) {
           if (!(await this.ready(slot))) {
             failures.push(slot.detail ?? `${slot.name}: unavailable`);
             continue;
@@ -209,21 +213,6 @@ export class BackendSelector {
           return spikes;
         } catch (err) {
           if (isCallersMistake(err)) throw err; // no backend would take it: nothing to fail over
-          this.fail(slot, err);
-          failures.push(failure(slot.name, err));
-        }
-      }
-      // Nothing after the active one works: try the ones before it (a failback not yet due).
-      for (let i = 0; i < this.activeIndex; i++) {
-        const slot = this.slots[i]!;
-        if (!(await this.ready(slot))) continue;
-        try {
-          await this.restore(slot);
-          this.switchTo(i, `every backend after it failed: ${failures.join('; ')}`);
-          const spikes = await this.timed(slot, slot.backend!.step(input, features, samples));
-          await this.remember(slot, input, samples);
-          return spikes;
-        } catch (err) {
           this.fail(slot, err);
           failures.push(failure(slot.name, err));
         }

@@ -167,15 +167,20 @@ function describe(file: string, bundle: ModelBundle) {
   };
 }
 
-function modelInfo(file: string, json: boolean): number {
-  let bundle: ModelBundle;
+/** The bundle in `file`, or undefined after saying on stderr why it cannot be used. */
+function readOrReport(file: string): ModelBundle | undefined {
   try {
-    bundle = readBundle(file);
+    return readBundle(file);
   } catch (err) {
     if (!(err instanceof BundleError)) throw err;
     process.stderr.write(`spikecap: ${err.message}\n`);
-    return 1;
+    return undefined;
   }
+}
+
+function modelInfo(file: string, json: boolean): number {
+  const bundle = readOrReport(file);
+  if (!bundle) return 1;
   const d = describe(file, bundle);
   if (json) {
     process.stdout.write(JSON.stringify(d, null, 2) + '\n');
@@ -210,14 +215,8 @@ function modelInfo(file: string, json: boolean): number {
 }
 
 function exportOnnx(file: string, out: string, float64: boolean, json: boolean): number {
-  let bundle: ModelBundle;
-  try {
-    bundle = readBundle(file);
-  } catch (err) {
-    if (!(err instanceof BundleError)) throw err;
-    process.stderr.write(`spikecap: ${err.message}\n`);
-    return 1;
-  }
+  const bundle = readOrReport(file);
+  if (!bundle) return 1;
   const m = bundle.model;
   const graph = buildReservoirGraph(m, {
     precision: float64 ? 'float64' : 'auto',

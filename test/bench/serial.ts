@@ -14,8 +14,8 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { SerialPort } from 'serialport';
 import { BoardClient, modelImage } from '../../firmware-bridge/host/index.js';
-import { readBundle } from '../../agent/model/index.js';
-import { standardInput } from '../../agent/model/index.js';
+import { quantile } from '../../agent/backends/bench.js';
+import { readBundle, standardInput } from '../../agent/model/index.js';
 import { startVirtualBoard } from '../helpers/virtual-board.js';
 
 const BAUD = 921_600;
@@ -30,8 +30,7 @@ interface Percentiles {
 
 function percentiles(xs: number[]): Percentiles {
   const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-  return { p50: at(0.5), p99: at(0.99) };
+  return { p50: quantile(s, 0.5), p99: quantile(s, 0.99) };
 }
 
 const fmt = (x: number, d = 1) => x.toFixed(d);
