@@ -45,6 +45,7 @@ import {
 } from './frame.js';
 import { imageSha256, imageShape } from './image.js';
 import { FrameDecoder } from './parser.js';
+import { fixPollerInterest } from './poller-fix.js';
 
 /** How a {@link BoardClient} talks to its port. Every field has a default. */
 export interface BoardClientOptions {
@@ -669,7 +670,8 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
           `one sample (${perSample} input counts, a ${stepResponseSize(1, neurons)}-byte answer) does not fit the ${max}-byte payload of ${this.path}`,
         );
       const width = 2 * neurons;
-      const features = new Int16Array(samples * width);
+      // Allocated only when the run takes more than one frame (a tick's sample takes one).
+      let features: Int16Array | undefined;
       let spikes = 0;
       for (let done = 0; done < samples;) {
         const k = Math.min(perFrame, samples - done);
@@ -682,11 +684,13 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
           },
           (p) => decodeStepResponse(p, k, neurons),
         );
+        if (k === samples) return r; // one frame: its features are the result, no copy
+        features ??= new Int16Array(samples * width);
         features.set(r.features, done * width);
         spikes += r.spikes;
         done += k;
       }
-      return { spikes, features };
+      return { spikes, features: features! };
     });
   }
 
@@ -746,6 +750,7 @@ export class BoardClient extends EventEmitter<BoardClientEvents> {
 
   private attach(port: SerialPort): void {
     this.port = port;
+    fixPollerInterest(port); // else a write that meets a full pty can hang for good
     this.decoder.clear();
     port.on('data', (chunk: Buffer) => {
       if (port === this.port) this.onData(chunk);
