@@ -463,11 +463,14 @@ static void on_frame(struct board *b, size_t len) {
 }
 
 void board_feed(struct board *b, const uint8_t *data, size_t n) {
-  size_t i, len = 0;
+  size_t i = 0, len = 0;
   b->rebooting = 0;
-  for (i = 0; i < n; i++) {
-    b->stats.rx_bytes++;
-    switch (cobs_decode_byte(&b->rx_dec, data[i], &len)) {
+  while (i < n) {
+    size_t used = 0;
+    const enum cobs_event ev = cobs_decode(&b->rx_dec, data + i, n - i, &used, &len);
+    i += used;
+    b->stats.rx_bytes += (uint32_t)used;
+    switch (ev) {
       case COBS_FRAME:
         on_frame(b, len);
         /* A rebooted device has lost what it was receiving. */

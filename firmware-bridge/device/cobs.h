@@ -50,4 +50,12 @@ void cobs_decoder_reset(cobs_decoder *d);
  * frame stays in buf until the next call; the decoder is then ready for the next frame. */
 enum cobs_event cobs_decode_byte(cobs_decoder *d, uint8_t byte, size_t *len);
 
+/* The same decoder, a run at a time: takes bytes from in[0..n) up to and including the first
+ * delimiter, stores *used (how many it took) and returns what that delimiter ended (as
+ * cobs_decode_byte would have for it), or COBS_MORE with *used == n if there was none. Exactly
+ * equivalent to feeding the bytes one by one, but the data bytes of a run are copied with
+ * memcpy, which is what makes a large upload chunk cheap to receive. */
+enum cobs_event cobs_decode(cobs_decoder *d, const uint8_t *in, size_t n, size_t *used,
+                            size_t *len);
+
 #endif

@@ -21,29 +21,44 @@ export function cobsMaxEncodedLength(length: number): number {
 
 /** Encodes `data`; the result holds no zero byte and is never empty (empty data is `01`). */
 export function cobsEncode(data: Uint8Array): Buffer {
-  const n = data.length;
-  const out = Buffer.allocUnsafe(cobsMaxEncodedLength(n));
-  let codeAt = 0; // where the current block's code byte goes
-  let o = 1;
+  const out = Buffer.allocUnsafe(cobsMaxEncodedLength(data.length));
+  return out.subarray(0, cobsEncodeInto([data], out, 0));
+}
+
+/**
+ * Encodes the concatenation of `parts` into `out` from `at` on, without concatenating them
+ * first (a frame is header, payload and CRC: its payload is encoded where the caller has it),
+ * and returns where the encoding ends. `out` must have room for
+ * {@link cobsMaxEncodedLength} of the parts' total length from `at`.
+ */
+export function cobsEncodeInto(parts: readonly Uint8Array[], out: Uint8Array, at: number): number {
+  let left = 0; // data bytes still to encode, over all parts
+  for (const part of parts) left += part.length;
+  let codeAt = at; // where the current block's code byte goes
+  let o = at + 1;
   let code = 1;
-  for (let i = 0; i < n; i++) {
-    const b = data[i]!;
-    if (b === 0) {
-      out[codeAt] = code;
-      codeAt = o++;
-      code = 1;
-      continue;
-    }
-    out[o++] = b;
-    if (++code === 0xff) {
-      out[codeAt] = 0xff;
-      if (i === n - 1) return out.subarray(0, o); // the minimal form: no empty block after
-      codeAt = o++;
-      code = 1;
+  for (const data of parts) {
+    const n = data.length;
+    for (let i = 0; i < n; i++) {
+      const b = data[i]!;
+      left--;
+      if (b === 0) {
+        out[codeAt] = code;
+        codeAt = o++;
+        code = 1;
+        continue;
+      }
+      out[o++] = b;
+      if (++code === 0xff) {
+        out[codeAt] = 0xff;
+        if (left === 0) return o; // the minimal form: no empty block after
+        codeAt = o++;
+        code = 1;
+      }
     }
   }
   out[codeAt] = code;
-  return out.subarray(0, o);
+  return o;
 }
 
 /**

@@ -6,7 +6,7 @@
  * `0x00` that cuts off garbage a receiver may hold. All integers are little-endian.
  */
 import { crc32 } from 'node:zlib';
-import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from './cobs.js';
+import { cobsDecode, cobsEncodeInto, cobsMaxEncodedLength } from './cobs.js';
 
 /** The protocol major version this host speaks (the header's `version`). */
 export const PROTOCOL_VERSION = 1;
@@ -135,21 +135,25 @@ export function encodeFrame(frame: Frame, options: { leadingZero?: boolean } = {
   checkField('flags', frame.flags, 0xffff);
   checkField('boot', frame.boot, 0xffffffff);
   checkField('length', frame.payload.length, MAX_PAYLOAD_FIELD);
-  const raw = Buffer.allocUnsafe(MIN_FRAME_SIZE + frame.payload.length);
-  raw.writeUInt8(frame.version, 0);
-  raw.writeUInt8(frame.type, 1);
-  raw.writeUInt16LE(frame.seq, 2);
-  raw.writeUInt16LE(frame.payload.length, 4);
-  raw.writeUInt16LE(frame.flags, 6);
-  raw.writeUInt32LE(frame.boot, 8);
-  raw.set(frame.payload, HEADER_SIZE);
-  const end = HEADER_SIZE + frame.payload.length;
-  raw.writeUInt32LE(crc32(raw.subarray(0, end)), end);
-  const body = cobsEncode(raw);
+  const header = Buffer.allocUnsafe(HEADER_SIZE);
+  header.writeUInt8(frame.version, 0);
+  header.writeUInt8(frame.type, 1);
+  header.writeUInt16LE(frame.seq, 2);
+  header.writeUInt16LE(frame.payload.length, 4);
+  header.writeUInt16LE(frame.flags, 6);
+  header.writeUInt32LE(frame.boot, 8);
+  const crc = Buffer.allocUnsafe(CRC_SIZE);
+  crc.writeUInt32LE(crc32(frame.payload, crc32(header)), 0);
+  // Header, payload and CRC are encoded straight into the wire buffer: an upload chunk's
+  // payload is not copied into a frame first.
   const lead = options.leadingZero ? 1 : 0;
-  const out = Buffer.alloc(lead + body.length + 1); // zero-filled: the delimiters are there
-  body.copy(out, lead);
-  return out;
+  const out = Buffer.allocUnsafe(
+    lead + cobsMaxEncodedLength(MIN_FRAME_SIZE + frame.payload.length) + 1,
+  );
+  if (lead) out[0] = 0;
+  const end = cobsEncodeInto([header, frame.payload, crc], out, lead);
+  out[end] = 0;
+  return out.subarray(0, end + 1);
 }
 
 /**
@@ -380,6 +384,9 @@ export function encodeStep(samples: number, input: Uint8Array): Buffer {
   return b;
 }
 
+/** Whether typed arrays are little-endian here, as the wire is. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** What a STEP response carries. */
 export interface StepResult {
   /** Spikes in these samples. */
@@ -410,7 +417,13 @@ export function decodeStepResponse(
     true,
   );
   const features = new Int16Array(samples * 2 * neurons);
-  for (let i = 0; i < features.length; i++) features[i] = b.readInt16LE(4 + 2 * i);
+  if (LITTLE_ENDIAN) {
+    // The wire's order is the host's: one copy of the bytes (the payload may sit at an odd
+    // offset, so it cannot be viewed as int16 in place).
+    new Uint8Array(features.buffer).set(b.subarray(4, 4 + 2 * features.length));
+  } else {
+    for (let i = 0; i < features.length; i++) features[i] = b.readInt16LE(4 + 2 * i);
+  }
   return { spikes: b.readUInt32LE(0), features };
 }
 

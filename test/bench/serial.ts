@@ -5,15 +5,22 @@
  *      byte counts over the same kind of pty: the virtual board's `--raw-reply N` answers every
  *      0x00-ended chunk with N bytes, through the same poll loop and output queue, so the
  *      difference is the protocol (COBS, CRC, parsing, waiters) and the board's compute.
- *   2. Upload throughput of the model image, next to raw exchanges of the same number and size
- *      (stop and wait, as the protocol is), and next to one raw burst of the image's size.
+ *   2. Upload throughput of the model image, next to raw exchanges of the same number and size,
+ *      with the same window as the protocol's (BEGIN and DONE alone, the chunks `rx_window` at
+ *      a time) and one by one, and next to one raw burst of the image's size.
  *   3. For a real UART at 921,600 baud (8N1: 10 bits a byte), the wire time of one STEP and so
  *      the shortest tick the link allows.
  */
 import { once } from 'node:events';
 import path from 'node:path';
 import { SerialPort } from 'serialport';
-import { BoardClient, modelImage } from '../../firmware-bridge/host/index.js';
+import {
+  BoardClient,
+  MessageType,
+  encodeFrame,
+  modelImage,
+} from '../../firmware-bridge/host/index.js';
+import { fixPollerInterest } from '../../firmware-bridge/host/poller-fix.js';
 import { quantile } from '../../agent/backends/bench.js';
 import { readBundle, standardInput } from '../../agent/model/index.js';
 import { startVirtualBoard } from '../helpers/virtual-board.js';
@@ -57,6 +64,7 @@ class RawLink {
     await new Promise<void>((resolve, reject) =>
       port.open((err) => (err ? reject(err) : resolve())),
     );
+    fixPollerInterest(port); // as BoardClient does: the same write path on both sides
     return new RawLink(port);
   }
 
@@ -164,10 +172,23 @@ export async function benchSerial(): Promise<void> {
 
     const stepRaw = await rawBoard(step.back);
     stops.unshift(() => stepRaw.stop());
-    // Upload's raw twins: the same exchanges (each chunk's bytes, the ack's bytes) with the same
-    // window, and one by one; and the pty's own limit: all the bytes in one burst, one back.
-    const each = Math.round(upload.out / upload.exchanges);
-    const ack = Math.round(upload.back / upload.exchanges);
+    // Upload's raw twins: the same exchanges with the same window, and one by one; and the pty's
+    // own limit: all the bytes in one burst, one back. An upload is UPLOAD_BEGIN and
+    // UPLOAD_DONE, each alone on the line (PROTOCOL.md 4.1: nothing else is in flight with
+    // them), around the chunks, which go `window` at a time; the windowed twin does the same
+    // with the same byte counts (the frame sizes of BEGIN and DONE; the chunks share the rest).
+    // One raw board answers all with the chunks' ack size (BEGIN's and DONE's answers are
+    // within 30 bytes of it).
+    const wire = (type: number, payload: number) =>
+      encodeFrame(
+        { version: 1, type, seq: 0, flags: 0, boot: 1, payload: Buffer.alloc(payload) },
+        { leadingZero: true },
+      ).length;
+    const begin = wire(MessageType.UPLOAD_BEGIN, 36);
+    const done = wire(MessageType.UPLOAD_DONE, 0);
+    const chunks = upload.exchanges - 2;
+    const each = Math.round((upload.out - begin - done) / chunks);
+    const ack = wire(MessageType.UPLOAD_CHUNK | 0x80, 4);
     const window = client.hello.limits.rxWindow;
     const ackRaw = await rawBoard(ack);
     stops.unshift(() => ackRaw.stop());
@@ -193,9 +214,17 @@ export async function benchSerial(): Promise<void> {
       let t0 = performance.now();
       await client.upload(image);
       uploadMs.push(performance.now() - t0);
-      rawSeqMs.push(sum(await exchanges(ackRaw.link, each, ack, upload.exchanges)));
+      rawSeqMs.push(
+        sum([
+          ...(await exchanges(ackRaw.link, begin, ack, 1)),
+          ...(await exchanges(ackRaw.link, each, ack, chunks)),
+          ...(await exchanges(ackRaw.link, done, ack, 1)),
+        ]),
+      );
       t0 = performance.now();
-      await ackRaw.link.windowed(chunkOf(each), ack, upload.exchanges, window);
+      await ackRaw.link.exchange(chunkOf(begin), ack);
+      await ackRaw.link.windowed(chunkOf(each), ack, chunks, window);
+      await ackRaw.link.exchange(chunkOf(done), ack);
       rawWindowMs.push(performance.now() - t0);
       t0 = performance.now();
       await burstRaw.link.exchange(chunkOf(upload.out), 1);
@@ -233,7 +262,10 @@ export async function benchSerial(): Promise<void> {
     console.log('| transfer of the image | median MB/s | best MB/s |');
     console.log('|---|---|---|');
     row('upload (BEGIN, windowed CHUNKs, DONE: SHA-256 and model check on the board)', uploadMs);
-    row(`raw pty, the same ${upload.exchanges} exchanges, ${window} in flight`, rawWindowMs);
+    row(
+      `raw pty, the same ${upload.exchanges} exchanges: BEGIN, ${chunks} chunks ${window} in flight, DONE`,
+      rawWindowMs,
+    );
     row(`raw pty, the same ${upload.exchanges} exchanges one by one`, rawSeqMs);
     row('raw pty, all the bytes in one burst', rawBurstMs);
     console.log(

@@ -63,14 +63,6 @@ int lport_stage(struct port *p, uint8_t byte) {
   return 1;
 }
 
-size_t lport_stage_run(struct port *p, const uint8_t *bytes, size_t n) {
-  const size_t room = sizeof p->stage - p->stage_len;
-  if (n > room) n = room;
-  memcpy(p->stage + p->stage_len, bytes, n);
-  p->stage_len += n;
-  return n;
-}
-
 size_t port_read(struct port *p, uint8_t *buf, size_t cap) {
   size_t n = p->stage_len - p->stage_pos;
   if (n > cap) n = cap;
@@ -103,6 +95,9 @@ void port_write(struct port *p, const uint8_t *buf, size_t n) {
   f->due = due;
   p->last_due = due;
   p->q_count++;
+  /* Out at once when it is due, as a UART starts sending, not after the rest of the read the
+   * request came in (the host's next upload chunks wait on this answer). */
+  lport_flush(p, lport_now_ms());
 }
 
 int lport_flush(struct port *p, uint64_t now) {

@@ -58,9 +58,6 @@ uint8_t lport_flip(struct port *p, uint8_t byte);
 /* Appends a received byte for port_read; returns 0 if the stage is full. */
 int lport_stage(struct port *p, uint8_t byte);
 
-/* Appends up to n received bytes for port_read; returns how many fit. */
-size_t lport_stage_run(struct port *p, const uint8_t *bytes, size_t n);
-
 /* Writes what is due to the fd. Returns 1 if a due frame is still waiting for the fd to accept
  * more (poll for POLLOUT), else 0. */
 int lport_flush(struct port *p, uint64_t now);

@@ -303,17 +303,14 @@ static void on_input(struct vboard *v, const uint8_t *buf, size_t n, uint64_t no
     const uint8_t c = lport_flip(&v->port, buf[i]);
     if (c != 0 && v->in_frame && !v->dropping && v->port.ber <= 0.0 && now >= v->stall_until &&
         v->vanish_pending == 0) {
-      /* The common case, a clean wire inside a frame: stage the run up to the next delimiter
-       * in one go. */
+      /* The common case, a clean wire inside a frame: the run up to the next delimiter goes
+       * to the engine in one go, straight from the read buffer (after what is staged, to keep
+       * the order). A run holds no delimiter, so it cannot end a frame or reboot the board. */
       const uint8_t *zero = memchr(buf + i, 0, n - i);
-      size_t run = (zero != NULL ? (size_t)(zero - buf) : n) - i;
-      while (run > 0) {
-        size_t took = lport_stage_run(&v->port, buf + i, run);
-        i += took;
-        run -= took;
-        if (run > 0) drain(v);
-      }
-      i--; /* the loop's i++ lands on the delimiter, or ends */
+      const size_t run = (zero != NULL ? (size_t)(zero - buf) : n) - i;
+      drain(v);
+      board_feed(&v->board, buf + i, run);
+      i += run - 1u; /* the loop's i++ lands on the delimiter, or ends */
       continue;
     }
     if (now < v->stall_until || v->vanish_pending != 0) continue;
@@ -471,7 +468,9 @@ int main(int argc, char **argv) {
     if (nfds == 2 && fds[1].revents != 0) {
       now = lport_now_ms();
       if (fds[1].revents & POLLIN) {
-        uint8_t buf[4096];
+        /* Read all the pty holds (it buffers up to 64 KiB on its way in): fewer reads and
+         * wakeups, and a host writing a window of upload chunks finds room again sooner. */
+        static uint8_t buf[1u << 16];
         ssize_t n = read(v->pty.master, buf, sizeof buf);
         if (n > 0 && v->opt.raw_reply != 0) {
           on_raw_input(v, buf, (size_t)n);

@@ -393,6 +393,54 @@ static void test_cobs(void) {
   CHECK(cobs_decode_byte(&d, 0, &len) == COBS_OVERSIZE);
 }
 
+/* cobs_decode (a run at a time) against cobs_decode_byte on the same streams, cut at random
+ * places: the same events at the same bytes, the same frames, nothing written past cap. The
+ * streams mix valid frames, garbage, runs cut short and frames longer than the buffer. */
+static void test_cobs_runs(void) {
+  static uint8_t stream[6000], frame[700], enc[720], dec_a[520], dec_b[520];
+  uint32_t x = 12345u;
+  unsigned round;
+  for (round = 0; round < 200u; round++) {
+    cobs_decoder a, b;
+    size_t n = 0, i = 0, len_a = 0, len_b = 0;
+    int ok = 1;
+    while (n + sizeof enc + 1u < sizeof stream) {
+      size_t k, fl, el;
+      x = x * 1103515245u + 12345u;
+      fl = (x >> 8) % sizeof frame; /* up to 699: some are oversize for a 512-byte buffer */
+      for (k = 0; k < fl; k++) {
+        x = x * 1103515245u + 12345u;
+        frame[k] = (x >> 16) % (1u + round % 7u) == 0 ? 0 : (uint8_t)(x >> 8);
+      }
+      el = cobs_encode(frame, fl, enc);
+      if ((x >> 4) % 5u == 0 && el > 1u) el = (x >> 9) % el; /* cut short: garbage */
+      memcpy(stream + n, enc, el);
+      n += el;
+      stream[n++] = 0;
+    }
+    memset(dec_a, 0xEE, sizeof dec_a);
+    memset(dec_b, 0xEE, sizeof dec_b);
+    cobs_decoder_init(&a, dec_a, 512);
+    cobs_decoder_init(&b, dec_b, 512);
+    while (i < n) {
+      size_t piece, used = 0, j;
+      enum cobs_event ev;
+      x = x * 1103515245u + 12345u;
+      piece = 1u + (x >> 8) % 900u;
+      if (piece > n - i) piece = n - i;
+      ev = cobs_decode(&a, stream + i, piece, &used, &len_a);
+      ok &= used >= 1u && used <= piece;
+      for (j = 0; j + 1u < used; j++) ok &= cobs_decode_byte(&b, stream[i + j], &len_b) == COBS_MORE;
+      ok &= cobs_decode_byte(&b, stream[i + used - 1u], &len_b) == ev;
+      if (ev == COBS_MORE) ok &= used == piece;
+      if (ev == COBS_FRAME) ok &= len_a == len_b && memcmp(dec_a, dec_b, len_a) == 0;
+      i += used;
+    }
+    ok &= dec_a[512] == 0xEE && dec_a[519] == 0xEE;
+    CHECK(ok);
+  }
+}
+
 static int sha_hex(const uint8_t *d, size_t n, const char *hex) {
   uint8_t h[32];
   char s[65];
@@ -822,6 +870,7 @@ int main(void) {
   make_model();
   test_crc();
   test_cobs();
+  test_cobs_runs();
   test_sha256();
   test_image();
   test_hello_ping();
