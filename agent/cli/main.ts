@@ -10,6 +10,7 @@ import { UsageError, parse } from './args.js';
 import { backendCommand, backendUsage } from './backend.js';
 import { boardCommand, boardUsage } from './board.js';
 import { configCommand, configUsage } from './config.js';
+import { evalCommand, evalUsage } from './eval.js';
 import { metricsCommand, metricsUsage } from './metrics.js';
 import { modelCommand, modelUsage } from './model.js';
 
@@ -29,6 +30,7 @@ commands:
   model new|info|export-onnx   create a reservoir model bundle; describe one; its ONNX graph
   backend list|selftest|bench  the paths that compute the reservoir: which run here, bit-exact, speed
   board info|upload|stats|reset|emulate  a spikecap board on a serial port; the virtual board
+  eval FILE[:COL,COL]...       score the forecaster and the baselines on trace files, offline
 
 Every command that touches the agent's world takes --config FILE (default: $SPIKECAP_CONFIG,
 else config/spikecap.yaml in a source checkout, /etc/spikecap/spikecap.yaml when installed).
@@ -39,6 +41,7 @@ ${metricsUsage}
 ${modelUsage}
 ${backendUsage}
 ${boardUsage}
+${evalUsage}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -70,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return backendCommand(rest);
     case 'board':
       return boardCommand(rest);
+    case 'eval':
+      return evalCommand(rest);
     default:
       throw new UsageError(`unknown command "${cmd}"`);
   }
