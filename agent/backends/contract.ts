@@ -32,7 +32,7 @@
  * - `EUNAVAILABLE`: the backend cannot run on this machine (addon not built, driver missing);
  *   raised by the factory, never mid-run.
  */
-import { featureLength, inputLength } from '../model/index.js';
+import { featureLength, inputLength, stateBytes } from '../model/index.js';
 import type { ModelBundle, ReservoirModel } from '../model/index.js';
 
 /** What a backend can hold, as it reports it. */
@@ -139,6 +139,37 @@ export function checkCapabilities(
       'ELIMIT',
       backend,
       `the model's ${over[0]} (${over[1]}) is above what ${caps.device} holds (${over[2]})`,
+    );
+}
+
+/** `ECLOSED` after `close`: what every backend call checks first. */
+export function checkOpen(backend: string, closed: boolean): void {
+  if (closed) throw new BackendError('ECLOSED', backend, 'the backend is closed');
+}
+
+/**
+ * What a backend keeps for its loaded model, after the checks every step and state call makes
+ * first: `ECLOSED` after `close`, `ENOMODEL` before any successful `load`.
+ */
+export function checkLoaded<T>(backend: string, closed: boolean, loaded: T | undefined): T {
+  checkOpen(backend, closed);
+  if (loaded === undefined)
+    throw new BackendError('ENOMODEL', backend, 'no model loaded: call load() first');
+  return loaded;
+}
+
+/** `EINVAL` for a state that is not the canonical 7·N bytes of the loaded model. */
+export function checkStateArg(
+  backend: string,
+  model: Pick<ReservoirModel, 'neurons'>,
+  state: Uint8Array,
+): void {
+  const want = stateBytes(model.neurons);
+  if (!(state instanceof Uint8Array) || state.length !== want)
+    throw new BackendError(
+      'EINVAL',
+      backend,
+      `a state has ${want} bytes for ${model.neurons} neurons, got ${(state as Uint8Array | undefined)?.length}`,
     );
 }
 

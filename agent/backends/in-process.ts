@@ -6,6 +6,8 @@
 import type { ModelBundle, ReservoirModel } from '../model/index.js';
 import { stateBytes } from '../model/index.js';
 import {
+  checkLoaded,
+  checkStateArg,
   checkStepArgs,
   BackendError,
   checkCapabilities,
@@ -77,11 +79,7 @@ export class InProcessBackend implements Backend {
   setState(state: Uint8Array): Promise<void> {
     return this.call(() => {
       const { engine, model } = this.ready();
-      const want = stateBytes(model.neurons);
-      if (!(state instanceof Uint8Array) || state.length !== want)
-        throw this.invalid(
-          `a state has ${want} bytes for ${model.neurons} neurons, got ${state?.length}`,
-        );
+      checkStateArg(this.name, model, state);
       engine.setState(state);
     });
   }
@@ -114,14 +112,9 @@ export class InProcessBackend implements Backend {
   }
 
   private ready(): { engine: Engine; model: ReservoirModel } {
-    if (this.closed) throw new BackendError('ECLOSED', this.name, 'the backend is closed');
-    if (!this.engine || !this.model)
-      throw new BackendError('ENOMODEL', this.name, 'no model loaded: call load() first');
-    return { engine: this.engine, model: this.model };
-  }
-
-  private invalid(message: string): BackendError {
-    return new BackendError('EINVAL', this.name, message);
+    // load() sets both or neither.
+    const engine = checkLoaded(this.name, this.closed, this.engine);
+    return { engine, model: this.model! };
   }
 
   /** Runs a synchronous engine call; any throw becomes a rejected BackendError, recorded. */

@@ -93,7 +93,6 @@ interface Pending {
   readonly origin: number[];
   readonly scale: number[];
   readonly experts: number[];
-  readonly point: number[];
   readonly bases: number[];
   readonly uppers: number[];
 }
@@ -129,7 +128,6 @@ class Horizon {
   readonly origin: Float64Array;
   readonly scale: Float64Array;
   readonly experts: Float64Array;
-  readonly point: Float64Array;
   /** What each bound expert adds its conformal quantile to. */
   readonly bases: Float64Array;
   readonly uppers: Float64Array;
@@ -156,7 +154,6 @@ class Horizon {
     this.origin = new Float64Array(slots).fill(NaN);
     this.scale = new Float64Array(slots);
     this.experts = new Float64Array(slots * EXPERTS);
-    this.point = new Float64Array(slots);
     this.bases = new Float64Array(slots * BOUNDS);
     this.uppers = new Float64Array(slots * BOUNDS);
   }
@@ -331,7 +328,6 @@ export class TargetModel {
     }
     hz.origin[slot] = y;
     hz.scale[slot] = s;
-    hz.point[slot] = point;
     return {
       horizon: hz.h,
       point,
@@ -418,7 +414,6 @@ export class TargetModel {
           origin: Array.from(hz.origin),
           scale: Array.from(hz.scale),
           experts: Array.from(hz.experts),
-          point: Array.from(hz.point),
           bases: Array.from(hz.bases),
           uppers: Array.from(hz.uppers),
         },
@@ -463,7 +458,6 @@ export class TargetModel {
       hz.origin.set(s.pending.origin);
       hz.scale.set(s.pending.scale);
       hz.experts.set(s.pending.experts);
-      hz.point.set(s.pending.point);
       hz.bases.set(s.pending.bases);
       hz.uppers.set(s.pending.uppers);
     });

@@ -24,6 +24,9 @@
  * that simply retries the step gets the same result it would have got the first time.
  */
 import {
+  checkLoaded,
+  checkOpen,
+  checkStateArg,
   checkStepArgs,
   BackendError,
   checkCapabilities,
@@ -132,7 +135,7 @@ export class SerialBackend implements Backend {
 
   load(bundle: ModelBundle): Promise<void> {
     return this.call('load', async () => {
-      this.checkOpen();
+      checkOpen(this.name, this.closed);
       const m = bundle.model;
       const limits = this.client.hello.limits;
       const caps = this.capabilities();
@@ -203,14 +206,11 @@ export class SerialBackend implements Backend {
   setState(state: Uint8Array): Promise<void> {
     return this.call('setState', async () => {
       const { model } = this.ready();
-      const want = stateBytes(model.neurons);
-      if (!(state instanceof Uint8Array) || state.length !== want)
-        throw this.invalid(
-          `a state has ${want} bytes for ${model.neurons} neurons, got ${state?.length}`,
-        );
+      checkStateArg(this.name, model, state);
       // What the device holds after SET_STATE: spiked bytes normalised to 0 or 1 (SPEC.md).
       const checkpoint = state.slice();
-      for (let i = 6 * model.neurons; i < want; i++) checkpoint[i] = checkpoint[i] ? 1 : 0;
+      for (let i = 6 * model.neurons; i < checkpoint.length; i++)
+        checkpoint[i] = checkpoint[i] ? 1 : 0;
       await this.onDevice(false, () => this.client.setState(checkpoint));
       this.intended = { checkpoint, log: [], logSamples: 0 };
       this.synced = true;
@@ -257,19 +257,8 @@ export class SerialBackend implements Backend {
 
   // -------------------------------------------------------------------------------------------
 
-  private checkOpen(): void {
-    if (this.closed) throw new BackendError('ECLOSED', this.name, 'the backend is closed');
-  }
-
   private ready(): Loaded {
-    this.checkOpen();
-    if (!this.loaded)
-      throw new BackendError('ENOMODEL', this.name, 'no model loaded: call load() first');
-    return this.loaded;
-  }
-
-  private invalid(message: string): BackendError {
-    return new BackendError('EINVAL', this.name, message);
+    return checkLoaded(this.name, this.closed, this.loaded);
   }
 
   /**

@@ -24,6 +24,9 @@ import {
   type ReservoirState,
 } from '../../model/index.js';
 import {
+  checkLoaded,
+  checkOpen,
+  checkStateArg,
   checkStepArgs,
   BackendError,
   checkCapabilities,
@@ -151,7 +154,7 @@ export class OnnxBackend implements Backend {
 
   load(bundle: ModelBundle): Promise<void> {
     return this.call(async () => {
-      this.checkOpen();
+      checkOpen(this.name, this.closed);
       const m = bundle.model;
       checkCapabilities(this.name, this.caps, m);
       let session: Ort.InferenceSession;
@@ -177,7 +180,7 @@ export class OnnxBackend implements Backend {
       }
       if (this.closed) {
         await session.release();
-        this.checkOpen();
+        checkOpen(this.name, this.closed);
       }
       const old = this.loaded;
       const { bytes: _bytes, ...info } = graph;
@@ -248,11 +251,7 @@ export class OnnxBackend implements Backend {
   setState(state: Uint8Array): Promise<void> {
     return this.call(() => {
       const { model } = this.ready();
-      const want = stateBytes(model.neurons);
-      if (!(state instanceof Uint8Array) || state.length !== want)
-        throw this.invalid(
-          `a state has ${want} bytes for ${model.neurons} neurons, got ${state?.length}`,
-        );
+      checkStateArg(this.name, model, state);
       decodeStateInto(state, this.state);
       return Promise.resolve();
     });
@@ -330,19 +329,8 @@ export class OnnxBackend implements Backend {
     return data;
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new BackendError('ECLOSED', this.name, 'the backend is closed');
-  }
-
   private ready(): Loaded {
-    this.checkOpen();
-    if (!this.loaded)
-      throw new BackendError('ENOMODEL', this.name, 'no model loaded: call load() first');
-    return this.loaded;
-  }
-
-  private invalid(message: string): BackendError {
-    return new BackendError('EINVAL', this.name, message);
+    return checkLoaded(this.name, this.closed, this.loaded);
   }
 
   /** Runs a call; any throw or rejection becomes a rejected BackendError, recorded. */
